@@ -1,0 +1,96 @@
+"""Engine, embedded PostgreSQL, migrations and the unit-of-work helper.
+
+One pooled engine per process (pre-ping, so a restarted database costs one retry, not an
+error page). Without DATABASE_URL the app starts an embedded PostgreSQL (pgserver) in the
+data directory: the same engine and SQL on a laptop as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.errors import DatabaseUnavailable
+from chat.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every replica.
+MIGRATION_LOCK_ID = 7_214_530_118
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under data_dir and return its URL."""
+    import pgserver  # imported lazily: only needed when no DATABASE_URL is configured
+
+    pgdata = data_dir / "pgdata"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    uri: str = server.get_uri()
+    return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or embedded_database_url(settings.data_dir)
+
+
+def make_engine(url: str, settings: Settings) -> Engine:
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        connect_args={"connect_timeout": 5, "application_name": "chat-app"},
+    )
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head, once even when several replicas start together.
+
+    The advisory lock serialises concurrent starters; the second one finds the schema at
+    head and does nothing.
+    """
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        try:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+            connection.commit()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One short transaction: commit on success, roll back on error.
+
+    Database outages become DatabaseUnavailable, which the pages turn into a plain sentence.
+    """
+    try:
+        with sessions() as session, session.begin():
+            yield session
+    except (OperationalError, PoolTimeout) as exc:
+        log.exception("database unavailable")
+        raise DatabaseUnavailable() from exc

@@ -1,0 +1,46 @@
+"""Domain errors, in one place.
+
+Each carries a sentence a non-technical user can read (`user_message`); the page shows that
+sentence and the log keeps the traceback. Nothing in `chat/` swallows an error and returns None.
+"""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """Base of every error the app expects and can explain."""
+
+    user_message = "Something went wrong. Please try again."
+
+    def __init__(self, detail: str | None = None) -> None:
+        message = detail or type(self).user_message
+        super().__init__(message)
+        # Every detail we raise is written for the user; the traceback goes to the log.
+        self.detail = message
+        self.user_message = message
+
+
+class ConfigurationError(ChatError):
+    user_message = "The app is not configured correctly. An operator must fix its settings."
+
+
+class NotFound(ChatError):
+    """Missing, or owned by someone else: the two are deliberately indistinguishable."""
+
+    user_message = "Conversation not found."
+
+
+class InvalidInput(ChatError):
+    """The user's text cannot be accepted as it is; the detail says why."""
+
+
+class DatabaseUnavailable(ChatError):
+    user_message = "The database is not reachable right now. Your text was not lost; try again."
+
+
+class ModelError(ChatError):
+    user_message = "The model did not answer. Your message is saved; you can retry."
+
+
+class AuthError(ChatError):
+    user_message = "You are not signed in, or your session has ended. Please log in again."

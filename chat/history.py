@@ -1,0 +1,133 @@
+"""A LangChain chat history over our PostgreSQL tables, and the factory that checks ownership.
+
+`messages` is the conversation's memory-strategy view (a bounded query, never every row);
+`add_messages` is idempotent by message id, so the turn service can store the question before
+the model runs and RunnableWithMessageHistory's own save afterwards does not duplicate it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import repository
+from chat.db import unit_of_work
+from chat.errors import NotFound
+from chat.memory import ContextView, MemoryStrategy, strategy_for
+from chat.tokens import count_message_tokens
+
+
+def role_of(message: BaseMessage) -> str:
+    """Our stored role for a LangChain message (chunks count as their full type)."""
+    if isinstance(message, HumanMessage):
+        return "human"
+    if isinstance(message, AIMessage):
+        return "ai"
+    if isinstance(message, SystemMessage):
+        return "system"
+    raise ValueError(f"cannot store a {message.type!r} message")
+
+
+def parse_id(value: str | uuid.UUID, *, what: str) -> uuid.UUID:
+    """Ids from URLs and configs are untrusted text: a malformed one is simply not found."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(f"{what} not found") from exc
+
+
+class PostgresChatHistory(BaseChatMessageHistory):
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        strategy: MemoryStrategy,
+    ) -> None:
+        self.sessions = sessions
+        self.user_id = user_id
+        self.conversation_id = conversation_id
+        self.strategy = strategy
+        self.last_view: ContextView | None = None
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        with unit_of_work(self.sessions) as session:
+            view = self.strategy.load(
+                session=session, user_id=self.user_id, conversation_id=self.conversation_id
+            )
+        self.last_view = view
+        return list(view.messages)
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        with unit_of_work(self.sessions) as session:
+            for message in messages:
+                self._store(session, message)
+
+    def _store(self, session: Session, message: BaseMessage) -> None:
+        role = role_of(message)
+        content = message.text if not isinstance(message.content, str) else message.content
+        message_id = _uuid_or_none(message.id)
+        tokens = count_message_tokens(message)
+        if message_id is not None and role == "ai":
+            # A placeholder stored by the turn service is completed, never duplicated.
+            if repository.complete_pending_reply(
+                session=session,
+                user_id=self.user_id,
+                conversation_id=self.conversation_id,
+                message_id=message_id,
+                content=content,
+                token_count=tokens,
+            ):
+                return
+        repository.add_message(
+            session=session,
+            user_id=self.user_id,
+            conversation_id=self.conversation_id,
+            role=role,
+            content=content,
+            token_count=tokens,
+            message_id=message_id,
+        )
+
+    def clear(self) -> None:
+        raise NotImplementedError("conversations are deleted through the conversation service")
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+HistoryFactory = Callable[[str, str], PostgresChatHistory]
+
+
+def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
+    """The `get_session_history` of RunnableWithMessageHistory, keyed on
+    (user_id, conversation_id). Ownership is checked here, once per turn: a conversation
+    of another user is NotFound and no data is read."""
+
+    def get_session_history(user_id: str, conversation_id: str) -> PostgresChatHistory:
+        uid = parse_id(user_id, what="user")
+        cid = parse_id(conversation_id, what="conversation")
+        with unit_of_work(sessions) as session:
+            conversation = repository.get_conversation(
+                session=session, user_id=uid, conversation_id=cid
+            )
+            strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
+        return PostgresChatHistory(
+            sessions=sessions, user_id=uid, conversation_id=cid, strategy=strategy
+        )
+
+    return get_session_history

@@ -1,0 +1,423 @@
+"""All SQL of the app, as keyword-only typed functions.
+
+Every function that touches user data takes `user_id` and filters by it: a conversation id
+from a URL, a widget or a config is never trusted on its own. Helpers flush; the caller
+(a service function holding the unit of work) commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import cast, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Session
+
+from chat.errors import NotFound
+from chat.models import ContextLog, Conversation, Message, Summary, User
+
+# --- users -----------------------------------------------------------------------------
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    display_name: str,
+    email: str,
+    password_hash: str,
+    role: str = "user",
+) -> User:
+    user = User(
+        id=uuid.uuid4(),
+        username=username,
+        display_name=display_name,
+        email=email,
+        password_hash=password_hash,
+        role=role,
+        profile={},
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_username(*, session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def get_user(*, session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_users(*, session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+def count_users(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def set_password_hash(*, session: Session, user_id: uuid.UUID, password_hash: str) -> None:
+    """New password; every session issued before now stops being valid."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=password_hash, sessions_valid_after=func.now())
+    )
+
+
+def revoke_sessions(*, session: Session, user_id: uuid.UUID) -> None:
+    session.execute(update(User).where(User.id == user_id).values(sessions_valid_after=func.now()))
+
+
+def record_login(*, session: Session, user_id: uuid.UUID) -> None:
+    session.execute(update(User).where(User.id == user_id).values(last_login_at=func.now()))
+
+
+# --- conversations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A sidebar row: no message bodies."""
+
+    id: uuid.UUID
+    title: str
+    updated_at: datetime
+    pinned: bool
+
+
+def create_conversation(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    title: str,
+    memory_strategy: str,
+    memory_params: dict[str, Any],
+    model: str,
+    system_prompt: str,
+) -> Conversation:
+    conversation = Conversation(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        title=title,
+        memory_strategy=memory_strategy,
+        memory_params=memory_params,
+        model=model,
+        system_prompt=system_prompt,
+        pinned=False,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def get_conversation(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, lock: bool = False
+) -> Conversation:
+    """The user's conversation, or NotFound (also when it belongs to someone else)."""
+    query = select(Conversation).where(
+        Conversation.id == conversation_id, Conversation.user_id == user_id
+    )
+    if lock:
+        query = query.with_for_update()
+    conversation = session.scalar(query)
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def list_conversations(
+    *, session: Session, user_id: uuid.UUID, limit: int = 50, offset: int = 0
+) -> list[ConversationSummary]:
+    rows = session.execute(
+        select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.pinned)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [ConversationSummary(*row) for row in rows]
+
+
+def update_conversation(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, **values: Any
+) -> None:
+    allowed = {"title", "memory_strategy", "memory_params", "model", "system_prompt", "pinned"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+        .values(**values)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound()
+
+
+def touch_conversation(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+        .values(updated_at=func.now())
+    )
+
+
+# --- messages --------------------------------------------------------------------------
+
+
+def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    """Lock the conversation row, then read the next position: concurrent writers queue up."""
+    get_conversation(session=session, user_id=user_id, conversation_id=conversation_id, lock=True)
+    last = session.scalar(
+        select(Message.position)
+        .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        .order_by(Message.position.desc())
+        .limit(1)
+    )
+    return (last or 0) + 1
+
+
+def add_message(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    role: str,
+    content: str,
+    token_count: int,
+    status: str = "complete",
+    message_id: uuid.UUID | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    """Append a message. If `message_id` already exists in this conversation, keep the
+    stored row (idempotent: a retried save never duplicates)."""
+    if message_id is not None:
+        existing = session.scalar(
+            select(Message).where(
+                Message.id == message_id,
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+            )
+        )
+        if existing is not None:
+            return existing
+    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
+    message = Message(
+        id=message_id or uuid.uuid4(),
+        conversation_id=conversation_id,
+        user_id=user_id,
+        position=position,
+        role=role,
+        content=content,
+        status=status,
+        token_count=token_count,
+        meta=meta or {},
+    )
+    session.add(message)
+    session.flush()
+    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+    return message
+
+
+def complete_pending_reply(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    content: str,
+    token_count: int,
+) -> bool:
+    """Fill a pending AI placeholder with its final text. Rows already finalised
+    (interrupted, error, complete) are left alone. Returns whether a row changed."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.role == "ai",
+            Message.status == "pending",
+        )
+        .values(content=content, token_count=token_count, status="complete", updated_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_message(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    status: str,
+    content: str | None = None,
+    token_count: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Final word of the turn service on a message: status, text the user saw, metadata."""
+    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+    if content is not None:
+        values["content"] = content
+    if token_count is not None:
+        values["token_count"] = token_count
+    if meta is not None:
+        values["meta"] = Message.meta.op("||")(cast(meta, JSONB))
+    result = session.execute(
+        update(Message).where(Message.id == message_id, Message.user_id == user_id).values(**values)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("message not found")
+
+
+def get_message(*, session: Session, user_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id, Message.user_id == user_id)
+    )
+    if message is None:
+        raise NotFound("message not found")
+    return message
+
+
+def recent_messages(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int,
+    before_position: int | None = None,
+) -> list[Message]:
+    """The last `limit` messages (oldest first), read backwards along the position index."""
+    query = select(Message).where(
+        Message.conversation_id == conversation_id, Message.user_id == user_id
+    )
+    if before_position is not None:
+        query = query.where(Message.position < before_position)
+    rows = session.scalars(query.order_by(Message.position.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
+def messages_from(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, start_position: int
+) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.position >= start_position,
+            )
+            .order_by(Message.position)
+        ).all()
+    )
+
+
+def nth_last_human_position(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, n: int
+) -> int | None:
+    """Position of the n-th most recent settled human message (window start), or None."""
+    return session.scalar(
+        select(Message.position)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.role == "human",
+            Message.status != "pending",
+        )
+        .order_by(Message.position.desc())
+        .offset(n - 1)
+        .limit(1)
+    )
+
+
+def count_messages(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        )
+        or 0
+    )
+
+
+def settle_stale_turns(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, older_than: timedelta
+) -> int:
+    """Turns left pending by a crashed process: the question stays, the answer is marked
+    interrupted. Returns how many rows changed."""
+    cutoff = func.now() - older_than
+    scope = (
+        Message.conversation_id == conversation_id,
+        Message.user_id == user_id,
+        Message.status == "pending",
+        Message.updated_at < cutoff,
+    )
+    humans = session.execute(
+        update(Message).where(*scope, Message.role == "human").values(status="complete")
+    )
+    replies = session.execute(
+        update(Message)
+        .where(*scope, Message.role == "ai")
+        .values(status="interrupted", updated_at=func.now())
+    )
+    return int(humans.rowcount + replies.rowcount)  # type: ignore[attr-defined]
+
+
+# --- context logs and summaries --------------------------------------------------------
+
+
+def save_context_log(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    strategy: str,
+    payload: dict[str, Any],
+) -> None:
+    statement = insert(ContextLog).values(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        strategy=strategy,
+        payload=payload,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ContextLog.message_id],
+            set_={"strategy": statement.excluded.strategy, "payload": statement.excluded.payload},
+        )
+    )
+
+
+def context_logs(
+    *, session: Session, user_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ContextLog]:
+    if not message_ids:
+        return {}
+    rows = session.scalars(
+        select(ContextLog).where(
+            ContextLog.user_id == user_id, ContextLog.message_id.in_(list(message_ids))
+        )
+    ).all()
+    return {row.message_id: row for row in rows}
+
+
+def get_summary(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, strategy: str
+) -> Summary | None:
+    return session.scalar(
+        select(Summary).where(
+            Summary.conversation_id == conversation_id,
+            Summary.user_id == user_id,
+            Summary.strategy == strategy,
+        )
+    )

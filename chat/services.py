@@ -1,0 +1,57 @@
+"""The process-wide objects, built once (the entry point caches them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.accounts import AccountService
+from chat.conversations import ConversationService
+from chat.db import database_url, make_engine, migrate, session_factory
+from chat.llm import build_model
+from chat.settings import Settings
+from chat.turns import ChatService
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    accounts: AccountService
+    conversations: ConversationService
+    chat: ChatService
+
+
+def build_services(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
+    model_factory: Callable[[str], BaseChatModel] | None = None,
+) -> Services:
+    """Connect (starting the embedded PostgreSQL if needed), migrate, wire the services.
+
+    Tests hand in their own engine/sessions (a rolled-back transaction) and model factory.
+    """
+    if engine is None:
+        engine = make_engine(database_url(settings), settings)
+        migrate(engine)
+    sessions = sessions or session_factory(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        accounts=AccountService(sessions=sessions, settings=settings),
+        conversations=ConversationService(sessions=sessions),
+        chat=ChatService(
+            sessions=sessions,
+            settings=settings,
+            model_factory=model_factory or partial(build_model, settings),
+        ),
+    )

@@ -1,0 +1,147 @@
+"""One typed settings object for the whole app.
+
+Values come from the environment first, then `.streamlit/secrets.toml`, then defaults.
+Nothing reads settings at import time: call `get_settings()` (cached) where they are needed,
+so tests and the CLI can point the app elsewhere before the first read.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from chat.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+COOKIE_KEY_FILE = "cookie_key"
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every knob of the app. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    app_env: Literal["development", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+
+    # Storage: no DATABASE_URL means an embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+
+    # Model: the names the OpenAI SDK itself reads. No key means the offline model.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    models: list[str] = ["gpt-4o-mini"]
+    model_timeout: float = Field(default=60.0, gt=0)
+    model_max_retries: int = Field(default=2, ge=0)
+    offline_token_delay: float = Field(default=0.02, ge=0)
+
+    # Auth.
+    cookie_name: str = "chat_auth"
+    cookie_key: SecretStr | None = None
+    cookie_expiry_days: float = Field(default=30.0, gt=0)
+    registration: Literal["open", "closed"] = "open"
+    password_min_chars: int = Field(default=8, ge=8)
+    bcrypt_rounds: int = Field(default=12, ge=10, le=16)
+
+    # Chat.
+    max_message_chars: int = Field(default=20_000, ge=1)
+    default_memory_strategy: str = "window"
+    default_window_turns: int = Field(default=10, ge=1)
+    default_system_prompt: str = "You are a helpful, concise assistant."
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str | None) -> str | None:
+        """Accept plain postgres:// URLs and use the psycopg 3 driver for them."""
+        if not value:
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _hosted_needs_secrets(self) -> Settings:
+        if self.app_env != "production":
+            return self
+        key = self.cookie_key.get_secret_value() if self.cookie_key else ""
+        if len(key) < MIN_COOKIE_KEY_LENGTH:
+            raise ValueError(
+                "APP_ENV=production needs COOKIE_KEY set to a random secret of at least "
+                f'{MIN_COOKIE_KEY_LENGTH} characters (e.g. `python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))"`).'
+            )
+        if not self.database_url:
+            raise ValueError("APP_ENV=production needs DATABASE_URL (a managed PostgreSQL).")
+        return self
+
+    @property
+    def offline(self) -> bool:
+        """True when no model endpoint is configured: the built-in offline model answers."""
+        return self.openai_api_key is None or not self.openai_api_key.get_secret_value()
+
+    @property
+    def model_choices(self) -> list[str]:
+        return ["offline"] if self.offline else list(self.models)
+
+    def resolved_cookie_key(self) -> str:
+        """The cookie signing key; for a local run, generated once and kept in data_dir."""
+        if self.cookie_key and self.cookie_key.get_secret_value():
+            return self.cookie_key.get_secret_value()
+        if self.app_env == "production":  # the validator already refused this
+            raise ConfigurationError("COOKIE_KEY is required in production.")
+        path = self.data_dir / COOKIE_KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secrets_file = Path(os.environ.get("CHAT_SECRETS_FILE", SECRETS_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=secrets_file),
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; a clear ConfigurationError instead of a traceback."""
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigurationError(f"Invalid configuration: {exc}") from exc

@@ -1,0 +1,87 @@
+"""The history factory and the Postgres history behind RunnableWithMessageHistory."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+from chat.errors import NotFound
+from chat.history import history_factory
+from chat.services import Services
+from tests.support.factories import chat_turn, make_user
+
+
+def test_factory_returns_the_owners_history(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Alice.")
+    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+    contents = [m.content for m in history.messages]
+    assert contents[0] == "My name is Alice."
+    assert isinstance(history.messages[1], AIMessage)
+
+
+def test_factory_refuses_another_users_conversation(services: Services) -> None:
+    alice, bob = make_user(services), make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "secret plans")
+    factory = history_factory(services.sessions)
+    with pytest.raises(NotFound):
+        factory(str(bob.id), str(conversation_id))
+
+
+@pytest.mark.parametrize(
+    "conversation_id", ["", "not-a-uuid", "'; DROP TABLE messages; --", str(uuid.uuid4())]
+)
+def test_factory_refuses_malformed_or_unknown_ids(services: Services, conversation_id: str) -> None:
+    alice = make_user(services)
+    with pytest.raises(NotFound):
+        history_factory(services.sessions)(str(alice.id), conversation_id)
+
+
+def test_add_messages_is_idempotent_by_id(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id = services.chat.new_conversation(user_id=alice.id)
+    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+    question = HumanMessage("hello", id=str(uuid.uuid4()))
+    history.add_messages([question, AIMessage("hi", id=str(uuid.uuid4()))])
+    history.add_messages([question])  # a retried save
+    assert [m.content for m in history.messages] == ["hello", "hi"]
+
+
+def test_window_view_keeps_last_k_turns(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id = None
+    for index in range(5):
+        conversation_id, _ = chat_turn(services, alice, f"question {index}", conversation_id)
+    assert conversation_id is not None
+    services.conversations.set_memory(
+        user_id=alice.id, conversation_id=conversation_id, strategy="window", params={"k": 2}
+    )
+    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+    humans = [m.content for m in history.messages if isinstance(m, HumanMessage)]
+    assert humans == ["question 3", "question 4"]
+    assert history.last_view is not None and history.last_view.omitted == 6
+    # k larger than the conversation: everything, nothing omitted
+    services.conversations.set_memory(
+        user_id=alice.id, conversation_id=conversation_id, strategy="window", params={"k": 50}
+    )
+    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+    assert len(history.messages) == 10
+    assert history.last_view is not None and history.last_view.omitted == 0
+
+
+def test_full_buffer_and_switching_keeps_every_message(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id = None
+    for index in range(4):
+        conversation_id, _ = chat_turn(services, alice, f"q{index}", conversation_id)
+    assert conversation_id is not None
+    for strategy, params, expected in (("window", {"k": 1}, 2), ("full", {}, 8)):
+        services.conversations.set_memory(
+            user_id=alice.id, conversation_id=conversation_id, strategy=strategy, params=params
+        )
+        history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+        assert len(history.messages) == expected
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    assert len(view.messages) == 8  # switching strategy never deleted anything

@@ -1,0 +1,139 @@
+"""The turn service: nothing lost on success, stop, model failure or retry."""
+
+from __future__ import annotations
+
+import pytest
+from chat.errors import InvalidInput, ModelError, NotFound
+from chat.offline_model import OfflineChatModel
+from chat.services import Services, build_services
+from chat.settings import Settings
+from tests.support.factories import chat_turn, make_user
+
+
+def rows(services: Services, user_id, conversation_id):  # type: ignore[no-untyped-def]
+    view = services.conversations.open(user_id=user_id, conversation_id=conversation_id)
+    return [(m.role, m.status, m.content) for m in view.messages]
+
+
+def test_a_turn_stores_question_and_streamed_answer(services: Services) -> None:
+    alice = make_user(services)
+    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="My name is Alice.")
+    chunks = list(turn.stream())
+    assert len(chunks) > 3  # streamed, not one block
+    stored = rows(services, alice.id, turn.conversation_id)
+    assert stored == [("human", "complete", "My name is Alice."), ("ai", "complete", "".join(chunks))]
+    assert turn.outcome.first_token_s is not None and turn.outcome.usage["output_tokens"] > 0
+
+
+def test_question_is_stored_before_the_model_is_called(
+    services: Services, settings: Settings
+) -> None:
+    alice = make_user(services)
+    failing = build_services(
+        settings,
+        engine=services.engine,
+        sessions=services.sessions,
+        model_factory=lambda name: OfflineChatModel(fail_with="model exploded"),
+    )
+    turn = failing.chat.send(user_id=alice.id, conversation_id=None, text="Are you there?")
+    with pytest.raises(ModelError):
+        list(turn.stream())
+    assert turn.outcome.status == "error"
+    stored = rows(services, alice.id, turn.conversation_id)
+    assert stored == [("human", "complete", "Are you there?"), ("ai", "error", "")]
+    # retry with a working model completes the same rows: no duplicates
+    retry = services.chat.retry(
+        user_id=alice.id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
+    )
+    answer = "".join(retry.stream())
+    assert rows(services, alice.id, turn.conversation_id) == [
+        ("human", "complete", "Are you there?"),
+        ("ai", "complete", answer),
+    ]
+
+
+def test_stopped_stream_keeps_partial_text_marked_interrupted(services: Services) -> None:
+    alice = make_user(services)
+    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    stream = turn.stream()
+    seen = [next(stream), next(stream), next(stream)]
+    stream.close()  # what Streamlit does when the user presses stop
+    stored = rows(services, alice.id, turn.conversation_id)
+    assert stored[-1] == ("ai", "interrupted", "".join(seen))
+    assert stored[0] == ("human", "complete", "Tell me about tea.")
+    # the next turn sees the partial answer, and the conversation continues normally
+    _, answer = chat_turn(services, alice, "Go on.", turn.conversation_id)
+    assert "I can see 4 messages" in answer  # system, question, partial answer, new question
+
+
+def test_retry_only_for_the_last_stopped_answer(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "hello")
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    with pytest.raises(InvalidInput):
+        services.chat.retry(
+            user_id=alice.id, conversation_id=conversation_id, reply_id=view.messages[-1].id
+        )
+
+
+def test_another_user_cannot_write_into_a_conversation(services: Services) -> None:
+    alice, bob = make_user(services), make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "mine")
+    with pytest.raises(NotFound):
+        services.chat.send(user_id=bob.id, conversation_id=conversation_id, text="intrusion")
+    assert len(rows(services, alice.id, conversation_id)) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t", "nul \x00 byte", "lone \ud800 surrogate", "x" * 20_001],
+    ids=["empty", "whitespace", "nul", "surrogate", "too-long"],
+)
+def test_invalid_input_is_refused_and_nothing_stored(services: Services, text: str) -> None:
+    alice = make_user(services)
+    with pytest.raises(InvalidInput) as refused:
+        services.chat.send(user_id=alice.id, conversation_id=None, text=text)
+    assert refused.value.user_message  # a sentence for the user
+    assert services.conversations.list(user_id=alice.id) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "Robert'); DROP TABLE messages;--",
+        "مرحبا بالعالم ‏(rtl)",
+        "emoji 👩‍💻 and zero​width",
+        "x" * 20_000,
+    ],
+)
+def test_unusual_text_round_trips_exactly(services: Services, text: str) -> None:
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, text)
+    assert rows(services, alice.id, conversation_id)[0] == ("human", "complete", text)
+
+
+def test_context_log_records_what_the_model_received(services: Services) -> None:
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "first")
+    chat_turn(services, alice, "second", conversation_id)
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    context = view.messages[-1].context
+    assert context is not None
+    kinds = [block["kind"] for block in context["blocks"]]
+    assert kinds == ["system", "history", "history", "input"]
+    assert context["blocks"][-1]["content"] == "second"
+    assert context["total_tokens"] == sum(block["tokens"] for block in context["blocks"])
+
+
+def test_history_enters_only_through_the_chain(services: Services) -> None:
+    """The model sees the stored history plus the new input, once (no duplicate input)."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Zoe.")
+    _, answer = chat_turn(services, alice, "What is my name?", conversation_id)
+    assert "Zoe" in answer
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    context = view.messages[-1].context
+    assert context is not None
+    inputs = [b for b in context["blocks"] if isinstance(b["content"], str) and "my name?" in b["content"]]
+    assert len(inputs) == 1

@@ -1,0 +1,117 @@
+"""Shared fixtures: a real PostgreSQL, each test in a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db import migrate
+from chat.offline_model import OfflineChatModel
+from chat.services import Services, build_services
+from chat.settings import Settings
+from tests.support.openai_server import FakeOpenAIServer
+from tests.support.postgres import fresh_database, server_url
+
+# Fast hashes in tests (the minimum the settings allow); production defaults to 12.
+os.environ.setdefault("BCRYPT_ROUNDS", "10")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    with server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url: str) -> Iterator[URL]:
+    with fresh_database(pg_server_url) as url:
+        engine = create_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: URL) -> Iterator[Engine]:
+    engine = create_engine(database_url, pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection per test, inside a transaction that is always rolled back."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions that join the test's transaction: their commits become savepoints."""
+    return sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url="postgresql://unused",  # services are handed a ready engine
+        openai_api_key=None,
+        offline_token_delay=0.0,
+        bcrypt_rounds=10,
+        cookie_key="k" * 48,
+    )
+
+
+@pytest.fixture
+def services(
+    settings: Settings, connection: Connection, sessions: sessionmaker[Session]
+) -> Services:
+    """The app's real services over the test transaction, with the offline model."""
+    return build_services(
+        settings,
+        engine=connection.engine,
+        sessions=sessions,
+        model_factory=lambda name: OfflineChatModel(),
+    )
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAIServer]:
+    """A local OpenAI-compatible endpoint, driven through the real ChatOpenAI client."""
+    with FakeOpenAIServer(api_key="sk-test") as server:
+        yield server
+
+
+@pytest.fixture
+def endpoint_services(
+    settings: Settings,
+    connection: Connection,
+    sessions: sessionmaker[Session],
+    openai_server: FakeOpenAIServer,
+) -> Services:
+    """The app's services configured for an OpenAI-compatible endpoint (the local server)."""
+    configured = settings.model_copy(
+        update={
+            "openai_api_key": SecretStr("sk-test"),
+            "openai_base_url": openai_server.base_url,
+            "models": ["test-model"],
+            "model_max_retries": 0,
+            "model_timeout": 5.0,
+        }
+    )
+    return build_services(configured, engine=connection.engine, sessions=sessions)
