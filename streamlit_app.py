@@ -15,9 +15,11 @@ from chat.errors import ChatError
 from chat.settings import get_settings
 from chat.web_auth import build_authenticator, current_account, ensure_cookie
 
+HOME = "home"
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Chat", page_icon="💬", layout="wide")
+st.set_page_config(page_title="Chat", page_icon=":material/chat:", layout="wide")
 
 try:
     settings = get_settings()
@@ -38,10 +40,22 @@ except ChatError as exc:
     st.stop()
 
 if account is None:
-    pages = [st.Page("pages/login.py", title="Log in", icon="🔑", url_path="login", default=True)]
+    pages = [
+        st.Page(
+            "pages/login.py",
+            title="Log in",
+            icon=":material/login:",
+            url_path="login",
+            default=True,
+        )
+    ]
 else:
     st.session_state[runtime.ACCOUNT_KEY] = account
-    ensure_cookie(settings, account.username)
-    pages = [st.Page("pages/chat.py", title="Chat", icon="💬", url_path="chat", default=True)]
+    ensure_cookie(authenticator, settings, account.username)
+    pages = [
+        st.Page(
+            "pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True
+        )
+    ]
 
 st.navigation(pages, position="hidden").run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 COOKIE_KEY_FILE = "cookie_key"
 MIN_COOKIE_KEY_LENGTH = 32
+_COOKIE_KEY_LOCK = threading.Lock()
 
 
 class Settings(BaseSettings):
@@ -114,11 +116,21 @@ class Settings(BaseSettings):
         if self.app_env == "production":  # the validator already refused this
             raise ConfigurationError("COOKIE_KEY is required in production.")
         path = self.data_dir / COOKIE_KEY_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+        with _COOKIE_KEY_LOCK:
+            if not path.exists():
+                # Write a complete file under a private name, then link it into place: a
+                # concurrent starter either wins the link or reads the winner's key.
+                path.parent.mkdir(parents=True, exist_ok=True)
+                draft = path.with_name(f"{COOKIE_KEY_FILE}.{os.getpid()}.tmp")
+                fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+                try:
+                    os.link(draft, path)
+                except FileExistsError:
+                    pass
+                finally:
+                    draft.unlink()
         return path.read_text().strip()
 
     @classmethod

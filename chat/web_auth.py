@@ -8,8 +8,8 @@ here:
   password change) or for a disabled user is refused, and a live session whose user was
   revoked or disabled is signed out on its next interaction;
 - the cookie write is confirmed: the library writes it from a hidden iframe, and a rerun that
-  races the write silently loses it. `ensure_cookie` reads the browser's cookies back and
-  writes again until the cookie is there.
+  races the write silently loses it. `ensure_cookie` keeps the write on the page until the
+  browser's cookies, read back, contain it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import extra_streamlit_components as stx
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -28,9 +27,8 @@ from chat.accounts import Account, AccountService, normalise_username
 from chat.settings import Settings
 
 CONFIRMED_KEY = "_auth_cookie_confirmed"
-ATTEMPTS_KEY = "_auth_cookie_attempts"
+TOKEN_KEY = "_auth_cookie_token"
 LOGIN_AT_KEY = "_auth_login_at"
-MAX_COOKIE_WRITES = 10
 
 
 class PostgresUsernames(dict[str, Any]):
@@ -131,7 +129,7 @@ def current_account(accounts: AccountService) -> Account | None:
 def sign_out_locally() -> None:
     for key in ("name", "username", "authentication_status", "email", "roles"):
         st.session_state[key] = None
-    for key in (CONFIRMED_KEY, ATTEMPTS_KEY, LOGIN_AT_KEY):
+    for key in (CONFIRMED_KEY, TOKEN_KEY, LOGIN_AT_KEY):
         st.session_state.pop(key, None)
     st.session_state["logout"] = True
 
@@ -158,36 +156,25 @@ def browser_has_cookie(cookies: dict[str, Any], settings: Settings, username: st
     return bool(data.get("username") == normalise_username(username))
 
 
-def ensure_cookie(settings: Settings, username: str) -> None:
-    """Keep writing the remember-me cookie until the browser reports it back.
+def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, username: str) -> None:
+    """Keep the remember-me cookie write on the page until the browser reports it back.
 
-    Runs as a fragment every second until confirmed, then triggers one full rerun so the
-    fragment is no longer drawn.
+    The library writes the cookie from a component that a rerun can unmount before its
+    iframe has run. Here the write is drawn on every run, with a stable key and token, until
+    the library's own cookie reader (rendered every run) reports the cookie: a rerun can
+    delay the write but never lose it, and once confirmed nothing more is drawn.
     """
     if st.session_state.get(CONFIRMED_KEY):
         return
-    if browser_has_cookie(dict(st.context.cookies), settings, username):
+    reported = authenticator.cookie_controller.cookie_model.cookie_manager.cookies or {}
+    if browser_has_cookie(dict(st.context.cookies), settings, username) or browser_has_cookie(
+        reported, settings, username
+    ):
         st.session_state[CONFIRMED_KEY] = True
+        st.session_state.pop(TOKEN_KEY, None)
         return
-    _cookie_guard(settings, username)
-
-
-@st.fragment(run_every=1.0)
-def _cookie_guard(settings: Settings, username: str) -> None:
-    if st.session_state.get(CONFIRMED_KEY):
-        return
-    runs = st.session_state[ATTEMPTS_KEY] = st.session_state.get(ATTEMPTS_KEY, 0) + 1
-    # A stable key: the component reports document.cookie whenever it changes.
-    manager = stx.CookieManager(key="auth-cookie-read")
-    if browser_has_cookie(manager.cookies, settings, username):
-        st.session_state[CONFIRMED_KEY] = True
-        st.rerun()
-    writes = runs // 2
-    if writes >= MAX_COOKIE_WRITES:
-        st.caption("Your browser did not keep the sign-in cookie: a reload will ask you to log in.")
-        return
-    if runs % 2 == 1:  # write on odd runs, leave the even ones for the browser to report back
-        token, expires = cookie_token(settings, username)
-        manager.set(
-            settings.cookie_name, token, key=f"auth-cookie-write-{writes}", expires_at=expires
-        )
+    if TOKEN_KEY not in st.session_state:
+        st.session_state[TOKEN_KEY] = cookie_token(settings, username)
+    token, expires = st.session_state[TOKEN_KEY]
+    manager = authenticator.cookie_controller.cookie_model.cookie_manager
+    manager.set(settings.cookie_name, token, key="auth-cookie-write", expires_at=expires)

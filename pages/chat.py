@@ -24,8 +24,8 @@ settings = services.settings
 account = runtime.account()
 DRAFT_KEY = "_refused_draft"
 STATUS_NOTES = {
-    "interrupted": "⏹ Answer stopped before it finished: this is what was received.",
-    "pending": "⏳ Answer in progress…",
+    "interrupted": "Answer stopped before it finished: this is what was received.",
+    "pending": "Answer in progress…",
 }
 
 
@@ -46,7 +46,7 @@ def open_conversation(conversation_id: uuid.UUID) -> None:
 def draw_sidebar(current: uuid.UUID | None, view: ConversationView | None) -> None:
     with st.sidebar:
         st.markdown(f"**{account.display_name}**")
-        if st.button("➕ New chat", use_container_width=True, key="new-chat"):
+        if st.button("New chat", icon=":material/add:", use_container_width=True, key="new-chat"):
             st.query_params.clear()
             st.rerun()
         st.caption("Conversations")
@@ -71,9 +71,12 @@ def draw_sidebar(current: uuid.UUID | None, view: ConversationView | None) -> No
         st.divider()
         st.caption(f"Model: {model_label(settings, view.model if view else 'offline')}")
         if settings.offline:
-            st.info("Running on the built-in offline model: no API key is configured.", icon="🔌")
+            st.info(
+                "Running on the built-in offline model: no API key is configured.",
+                icon=":material/cloud_off:",
+            )
         runtime.authenticator().logout(
-            "Log out", location="sidebar", key="logout", callback=_revoke_on_logout
+            "Log out", location="sidebar", key="logout-button", callback=_revoke_on_logout
         )
 
 
@@ -123,7 +126,7 @@ def draw_message(message: StoredMessage, *, is_last: bool, view: ConversationVie
         if role == "assistant" and message.meta.get("model"):
             st.caption(answer_caption(message))
         if is_last and role == "assistant" and message.status in ("error", "interrupted"):
-            if st.button("↻ Retry", key=f"retry-{message.id}"):
+            if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
                 st.session_state["_retry"] = str(message.id)
                 st.rerun()
 

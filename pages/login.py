@@ -11,7 +11,7 @@ from chat.errors import ChatError
 settings = runtime.services().settings
 accounts = runtime.services().accounts
 
-st.title("💬 Chat")
+st.title("Chat")
 st.caption("Sign in to see your conversations.")
 
 if settings.registration == "open":

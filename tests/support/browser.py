@@ -1,0 +1,64 @@
+"""Headless Chromium (Debian's package) driven by Playwright, plus page helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from playwright.sync_api import Page, expect
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium; Playwright never downloads a browser here."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        raise RuntimeError(
+            "Browser tests need Debian's chromium at /usr/bin/chromium "
+            "(apt-get install chromium; the test script installs it when run as root)."
+        )
+    return path
+
+
+def wait_idle(page: Page, timeout: float = 30_000) -> None:
+    """Wait until the app is connected and no script run is in progress."""
+    page.locator(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        '[data-test-connection-state="CONNECTED"]'
+    ).wait_for(timeout=timeout)
+
+
+def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url)
+    form = page.get_by_test_id("stForm").filter(has_text="Log in").first
+    expect(form).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
+    wait_idle(page)
+
+
+def send(page: Page, text: str) -> None:
+    """Type into the chat input and submit, once the app has settled after a rerun."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    button = page.get_by_test_id("stChatInputSubmitButton")
+    for _ in range(3):
+        box.fill(text)
+        try:
+            expect(button).to_be_enabled(timeout=3_000)
+            break
+        except AssertionError:
+            continue
+    box.press("Enter")
