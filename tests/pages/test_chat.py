@@ -1,0 +1,98 @@
+"""The chat page through AppTest: send, stream, URL, isolation, refusals, memory selector."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from chat.services import Services
+from tests.support.factories import chat_turn, make_user
+
+
+def query_value(app: AppTest, key: str) -> str:
+    value = app.query_params[key]
+    return value[0] if isinstance(value, list) else str(value)
+
+
+def chat_messages(app: AppTest) -> list[tuple[str, str]]:
+    return [
+        (message.name, " ".join(md.value for md in message.markdown))
+        for message in app.chat_message
+    ]
+
+
+def test_sending_a_message_stores_it_and_opens_the_conversation(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app = signed_in()
+    app.chat_input[0].set_value("My name is Grace. Hello!").run()
+    assert not app.exception
+    conversation_id = query_value(app, "c")
+    messages = chat_messages(app)
+    assert messages[0] == ("user", "My name is Grace. Hello!")
+    assert messages[1][0] == "assistant" and "Your name is Grace" in messages[1][1]
+    assert [b.label for b in app.button if b.key and b.key.startswith("conv-")]
+    assert uuid.UUID(conversation_id)
+
+
+def test_deep_link_to_own_conversation(
+    signed_in: Callable[..., AppTest], new_app: Callable[..., AppTest], app_services: Services
+) -> None:
+    owner = make_user(app_services)
+    conversation_id, _ = chat_turn(app_services, owner, "Remember the milk")
+    app = signed_in(query={"c": str(conversation_id)}, username=owner.username)
+    assert chat_messages(app)[0] == ("user", "Remember the milk")
+
+
+def test_another_users_conversation_is_not_found(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    owner = make_user(app_services)
+    conversation_id, _ = chat_turn(app_services, owner, "private diary entry")
+    app = signed_in(query={"c": str(conversation_id)})
+    assert [e.value for e in app.error] == ["Conversation not found."]
+    assert chat_messages(app) == []
+    assert "private diary" not in str(app)
+
+
+def test_malformed_conversation_id_is_not_found(signed_in: Callable[..., AppTest]) -> None:
+    app = signed_in(query={"c": "../../etc/passwd"})
+    assert [e.value for e in app.error] == ["Conversation not found."]
+
+
+def test_refused_text_is_explained_and_offered_back(signed_in: Callable[..., AppTest]) -> None:
+    app = signed_in()
+    app.chat_input[0].set_value("bad \x00 byte").run()
+    assert "NUL character" in app.error[0].value
+    assert app.code[0].value == "bad \x00 byte"  # nothing lost: the text is offered back
+    assert "c" not in app.query_params  # no conversation was created
+
+
+def test_markdown_is_rendered_without_raw_html(signed_in: Callable[..., AppTest]) -> None:
+    app = signed_in()
+    app.chat_input[0].set_value("<img src=x onerror=alert(1)> **bold**").run()
+    for message in app.chat_message:
+        for block in message.markdown:
+            assert block.proto.allow_html is False
+
+
+def test_memory_selector_switches_strategy_without_losing_messages(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app = signed_in()
+    app.chat_input[0].set_value("first question").run()
+    conversation_id = uuid.UUID(query_value(app, "c"))
+    app.selectbox(key=f"strategy-{conversation_id}").select("full").run()
+    assert not app.exception
+    owner = app_services.accounts.get(username=app.session_state["username"])
+    assert owner is not None
+    view = app_services.conversations.open(user_id=owner.id, conversation_id=conversation_id)
+    assert view.memory_strategy == "full"
+    assert len(view.messages) == 2
+
+
+def test_offline_model_is_labelled(signed_in: Callable[..., AppTest]) -> None:
+    app = signed_in()
+    assert any("offline model" in info.value for info in app.info)
