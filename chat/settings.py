@@ -12,11 +12,12 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -48,7 +49,8 @@ class Settings(BaseSettings):
     # Model: the names the OpenAI SDK itself reads. No key means the offline model.
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    models: list[str] = ["gpt-4o-mini"]
+    # Comma-separated in the environment (MODELS=gpt-4o-mini,gpt-4o), a list in TOML.
+    models: Annotated[list[str], NoDecode] = ["gpt-4o-mini"]
     model_timeout: float = Field(default=60.0, gt=0)
     model_max_retries: int = Field(default=2, ge=0)
     offline_token_delay: float = Field(default=0.02, ge=0)

@@ -1,0 +1,60 @@
+"""The operators' command line, as deployments and tests use it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    database_url: URL, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url.render_as_string(hide_password=False),
+            "BCRYPT_ROUNDS": "10",
+            **env,
+        },
+    )
+
+
+def test_create_list_and_set_password(database_url: URL) -> None:
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    created = run_cli(
+        database_url, "users", "create", name, "--email", f"{name}@example.com", "--admin",
+        stdin="a perfectly fine password\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert f"created admin {name}" in created.stdout
+    listed = run_cli(database_url, "users", "list")
+    assert any(line.startswith(name) and " admin " in line for line in listed.stdout.splitlines())
+    changed = run_cli(
+        database_url, "users", "set-password", name, "--password-env", "NEWPW",
+        NEWPW="another fine password",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "signed out" in changed.stdout
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(database_url: URL) -> None:
+    short = run_cli(database_url, "users", "create", "shorty", "--email", "s@example.com",
+                    stdin="short\n")  # fmt: skip
+    assert short.returncode == 1
+    assert short.stderr.strip() == "error: Choose a password of at least 8 characters."
+    missing = run_cli(database_url, "users", "set-password", "nobody-here", stdin="whatever123\n")
+    assert missing.returncode == 1 and "No user called" in missing.stderr
+    assert "Traceback" not in short.stderr + missing.stderr
