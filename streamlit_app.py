@@ -13,7 +13,7 @@ import streamlit as st
 from chat import runtime
 from chat.errors import ChatError
 from chat.settings import get_settings
-from chat.web_auth import build_authenticator, current_account, ensure_cookie
+from chat.web_auth import current_account, sign_in_from_cookie
 
 HOME = "home"
 
@@ -30,32 +30,32 @@ except ChatError as exc:
     st.caption(exc.detail)
     st.stop()
 
-authenticator = build_authenticator(services.accounts, settings)
-st.session_state[runtime.AUTHENTICATOR_KEY] = authenticator
+st.session_state.pop(runtime.AUTHENTICATOR_KEY, None)  # pages build this run's own
 try:
-    authenticator.login(location="unrendered")  # signs in from a valid remember-me cookie
+    sign_in_from_cookie(services.accounts, settings)  # a valid remember-me cookie
     account = current_account(services.accounts)
 except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
 
+# The login and chat pages share one url_path, hence one script hash: components take the
+# active page's hash into their identity, and the authenticator's cookie component must keep
+# its identity when signing in switches pages (a re-mount reports back, and the rerun that
+# report triggers can swallow the user's next click).
 if account is None:
     pages = [
         st.Page(
             "pages/login.py",
             title="Log in",
             icon=":material/login:",
-            url_path="login",
+            url_path=HOME,
             default=True,
         )
     ]
 else:
     st.session_state[runtime.ACCOUNT_KEY] = account
-    ensure_cookie(authenticator, settings, account.username)
     pages = [
-        st.Page(
-            "pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True
-        )
+        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True)
     ]
 
 st.navigation(pages, position="hidden").run()

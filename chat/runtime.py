@@ -11,6 +11,7 @@ import streamlit_authenticator as stauth
 from chat.accounts import Account
 from chat.services import Services, build_services
 from chat.settings import get_settings
+from chat.web_auth import build_authenticator
 
 AUTHENTICATOR_KEY = "_authenticator"
 ACCOUNT_KEY = "_account"
@@ -22,8 +23,14 @@ def services() -> Services:
 
 
 def authenticator() -> stauth.Authenticate:
-    """The Authenticate built by the entry point for this run."""
-    return st.session_state[AUTHENTICATOR_KEY]
+    """This run's Authenticate, built on first use inside the page being drawn (it draws the
+    library's cookie component; see chat.web_auth.sign_in_from_cookie for why not earlier).
+    The entry point forgets it at the start of every run."""
+    built: stauth.Authenticate | None = st.session_state.get(AUTHENTICATOR_KEY)
+    if built is None:
+        built = build_authenticator(services().accounts, services().settings)
+        st.session_state[AUTHENTICATOR_KEY] = built
+    return built
 
 
 def account() -> Account:

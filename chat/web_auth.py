@@ -108,6 +108,45 @@ def build_authenticator(accounts: AccountService, settings: Settings) -> stauth.
     return authenticator
 
 
+def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
+    """The entry point's remember-me check, drawing nothing.
+
+    The library's own check lives in `login()`, which also draws its cookie component. Drawn
+    from the entry point, that component's identity changes with the page being shown (its
+    id includes the active page), it re-mounts, and the report it sends triggers a rerun that
+    can swallow the user's next click. So the gate reads the cookie from the request
+    (st.context.cookies, as the library does) and the library is only drawn inside pages.
+    """
+    if st.session_state.get("authentication_status") or st.session_state.get("logout"):
+        return
+    token = st.context.cookies.get(settings.cookie_name)
+    if not token:
+        return
+    try:
+        data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
+        expires_at = float(data["exp_date"])
+        username = str(data["username"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return
+    if expires_at <= time.time():
+        return
+    issued_at = expires_at - settings.cookie_expiry_days * 86400
+    account = accounts.session_account(username=username, issued_at=issued_at)
+    if account is None:
+        return
+    st.session_state.update(
+        {
+            "authentication_status": True,
+            "username": account.username,
+            "name": account.display_name,
+            "email": account.email,
+            "roles": [account.role],
+            LOGIN_AT_KEY: issued_at,
+            CONFIRMED_KEY: True,  # it came from the browser: it is there
+        }
+    )
+
+
 def current_account(accounts: AccountService) -> Account | None:
     """The signed-in account for this run, re-checked against Postgres every run so that a
     disabled or revoked user is signed out on their next interaction."""

@@ -7,12 +7,15 @@ from streamlit_authenticator.utilities import LoginError
 
 from chat import runtime
 from chat.errors import ChatError
+from pages.parts.cookie_ready import cookie_reader_ready
 
 settings = runtime.services().settings
 accounts = runtime.services().accounts
 
 st.title("Chat")
 st.caption("Sign in to see your conversations.")
+if not cookie_reader_ready(runtime.authenticator()):
+    st.stop()
 
 if settings.registration == "open":
     login_tab, register_tab = st.tabs(["Log in", "Register"])

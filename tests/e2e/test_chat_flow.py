@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+import pytest
+from playwright.async_api import Browser as AsyncBrowser
+from playwright.async_api import async_playwright
+from playwright.async_api import expect as async_expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path, log_in, send
+from tests.support.browser import CHROMIUM_ARGS, chromium_path, log_in, send, wait_for_cookie
 from tests.support.factories import PASSWORD
 
 
@@ -57,44 +61,64 @@ def test_another_users_conversation_is_not_found(
     second = browser.new_context()
     other = second.new_page()
     log_in(other, app_url, intruder, PASSWORD)
+    wait_for_cookie(other)  # a new tab signs in from the cookie
     other.goto(private_url)
     expect(other.get_by_text("Conversation not found.")).to_be_visible(timeout=20_000)
     expect(other.get_by_text("my private plans")).to_have_count(0)
     second.close()
 
 
-def _login_then_reload(app_url: str, username: str) -> tuple[bool, float | None]:
-    """One browser: log in, wait (bounded) for the remember-me cookie, reload.
-    Returns (still signed in after reload, seconds until the cookie was there)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+async def _login_then_reload(browser: AsyncBrowser, app_url: str, username: str) -> tuple:
+    """One isolated browser context: log in, wait (bounded) for the remember-me cookie,
+    reload. Returns (still signed in after reload, seconds until the cookie was there)."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(app_url)
+        form = page.get_by_test_id("stForm").filter(has_text="Log in").first
+        await form.get_by_label("Username").fill(username, timeout=60_000)
+        await form.get_by_label("Password", exact=True).fill(PASSWORD)
+        await form.get_by_role("button", name="Log in").click()
+        await async_expect(page.get_by_role("button", name="New chat")).to_be_visible(
+            timeout=60_000
+        )
+        started, cookie_after = time.monotonic(), None
+        while time.monotonic() - started < 20:
+            if any(c["name"] == "chat_auth" for c in await context.cookies()):
+                cookie_after = round(time.monotonic() - started, 2)
+                break
+            await page.wait_for_timeout(100)
+        await page.reload()
         try:
-            context = browser.new_context()
-            page = context.new_page()
-            log_in(page, app_url, username, PASSWORD)
-            started, cookie_after = time.monotonic(), None
-            while time.monotonic() - started < 15:
-                if any(c["name"] == "chat_auth" for c in context.cookies()):
-                    cookie_after = time.monotonic() - started
-                    break
-                page.wait_for_timeout(100)
-            page.reload()
-            try:
-                expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=15_000)
-            except AssertionError:
-                return False, cookie_after
-            return True, cookie_after
-        finally:
-            browser.close()
+            await async_expect(page.get_by_role("button", name="New chat")).to_be_visible(
+                timeout=30_000
+            )
+        except AssertionError:
+            return False, cookie_after
+        return True, cookie_after
+    finally:
+        await context.close()
 
 
+@pytest.mark.timeout(300)
 def test_remember_me_survives_reload_under_concurrent_logins(
     app_url: str, make_account: Callable[[], str]
 ) -> None:
+    """Six people log in at the same moment, then reload: all stay signed in."""
     users = [make_account() for _ in range(6)]
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda name: _login_then_reload(app_url, name), users))
-    signed_in = [ok for ok, _ in results]
-    delays = [delay for _, delay in results]
-    assert signed_in == [True] * 6, f"signed out after reload: {results}"
-    print(f"cookie confirmed after (s): {delays}")
+
+    async def scenario() -> list[tuple]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
+            )
+            try:
+                return await asyncio.gather(
+                    *(_login_then_reload(browser, app_url, name) for name in users)
+                )
+            finally:
+                await browser.close()
+
+    results = asyncio.run(scenario())
+    assert [ok for ok, _ in results] == [True] * 6, f"signed out after reload: {results}"
+    print(f"cookie confirmed after (s): {[delay for _, delay in results]}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 from playwright.sync_api import Page, expect
 
@@ -48,6 +49,16 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
     form.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
     wait_idle(page)
+
+
+def wait_for_cookie(page: Page, name: str = "chat_auth", timeout_s: float = 15.0) -> float:
+    """Seconds until the remember-me cookie is in the browser (raises after `timeout_s`)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if any(cookie["name"] == name for cookie in page.context.cookies()):
+            return time.monotonic() - started
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no {name} cookie after {timeout_s}s")
 
 
 def send(page: Page, text: str) -> None:
