@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.async_api import Browser as AsyncBrowser
@@ -74,6 +75,7 @@ async def _login_then_reload(browser: AsyncBrowser, app_url: str, username: str)
     context = await browser.new_context()
     try:
         page = await context.new_page()
+        page.set_default_timeout(90_000)  # six logins at once on a 2-core machine
         await page.goto(app_url)
         form = page.get_by_test_id("stForm").filter(has_text="Log in").first
         await form.get_by_label("Username").fill(username, timeout=60_000)
@@ -88,7 +90,7 @@ async def _login_then_reload(browser: AsyncBrowser, app_url: str, username: str)
                 cookie_after = round(time.monotonic() - started, 2)
                 break
             await page.wait_for_timeout(100)
-        await page.reload()
+        await page.reload(timeout=90_000)
         try:
             await async_expect(page.get_by_role("button", name="New chat")).to_be_visible(
                 timeout=30_000
@@ -119,6 +121,8 @@ def test_remember_me_survives_reload_under_concurrent_logins(
             finally:
                 await browser.close()
 
-    results = asyncio.run(scenario())
+    # The session's sync Playwright owns this thread's event loop: run ours on another thread.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        results = runner.submit(asyncio.run, scenario()).result()
     assert [ok for ok, _ in results] == [True] * 6, f"signed out after reload: {results}"
     print(f"cookie confirmed after (s): {[delay for _, delay in results]}")
