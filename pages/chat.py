@@ -94,8 +94,8 @@ elif prompt:
         st.session_state[DRAFT_KEY] = {"error": exc.user_message, "text": prompt}
         st.rerun()
     else:
+        open_conversation(turn.conversation_id)  # in the URL before streaming: reload-safe
         with st.chat_message("user"):
             st.markdown(prompt)
         stream_answer(turn)
-        open_conversation(turn.conversation_id)
         st.rerun()
