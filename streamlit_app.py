@@ -14,6 +14,7 @@ from chat import runtime
 from chat.errors import ChatError
 from chat.settings import get_settings
 from chat.web_auth import build_authenticator, current_account, ensure_cookie
+from pages.parts.account_links import draw_account_links
 
 HOME = "home"
 
@@ -51,11 +52,27 @@ if account is None:
     ]
 else:
     st.session_state[runtime.ACCOUNT_KEY] = account
-    ensure_cookie(authenticator, settings, account.username)
+    ensure_cookie(authenticator, settings, account)
     pages = [
         st.Page(
             "pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True
-        )
+        ),
+        st.Page(
+            "pages/sessions.py",
+            title="Your sessions",
+            icon=":material/devices:",
+            url_path="sessions",
+        ),
     ]
+    if account.role == "admin":  # not even listed for others: /admin is unknown to them
+        pages.append(
+            st.Page(
+                "pages/admin.py",
+                title="Administration",
+                icon=":material/admin_panel_settings:",
+                url_path="admin",
+            )
+        )
+    draw_account_links(pages)
 
 st.navigation(pages, position="hidden").run()
