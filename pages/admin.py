@@ -55,7 +55,7 @@ st.dataframe(
         for row in rows
     ],
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
 
 by_name = {row.account.username: row.account for row in rows}
@@ -151,5 +151,5 @@ else:
             for e in events
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )

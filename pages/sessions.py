@@ -46,5 +46,5 @@ labels = {
 st.dataframe(
     [{"time": e.at, "event": labels.get(e.kind, e.kind), "from": e.client} for e in events],
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
