@@ -14,6 +14,7 @@ from chat import runtime
 from chat.errors import ChatError
 from chat.settings import get_settings
 from chat.web_auth import current_account, sign_in_from_cookie
+from pages.parts.account_links import draw_account_links
 
 HOME = "home"
 
@@ -55,7 +56,25 @@ if account is None:
 else:
     st.session_state[runtime.ACCOUNT_KEY] = account
     pages = [
-        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True)
+        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True),
+        st.Page(
+            "pages/sessions.py",
+            title="Your sessions",
+            icon=":material/devices:",
+            url_path="sessions",
+        ),
     ]
+    if account.role == "admin":  # not even listed for others: /admin is unknown to them
+        pages.append(
+            st.Page(
+                "pages/admin.py",
+                title="Administration",
+                icon=":material/admin_panel_settings:",
+                url_path="admin",
+            )
+        )
 
-st.navigation(pages, position="hidden").run()
+page = st.navigation(pages, position="hidden")
+if account is not None:
+    draw_account_links(pages)  # after st.navigation: links resolve against this run's pages
+page.run()

@@ -44,3 +44,21 @@ class ModelError(ChatError):
 
 class AuthError(ChatError):
     user_message = "You are not signed in, or your session has ended. Please log in again."
+
+
+class Throttled(ChatError):
+    """Too many failed attempts from this account or client; it clears by itself."""
+
+    user_message = "Too many failed attempts. Wait a few minutes, then try again."
+
+
+class Forbidden(ChatError):
+    """The signed-in user may not do this (e.g. an admin action by a non-admin)."""
+
+    user_message = "You are not allowed to do that."
+
+
+class LimitReached(ChatError):
+    """A per-user limit (messages per minute, daily tokens); the text is kept for later."""
+
+    user_message = "You have reached a usage limit. Your text was not sent; try again later."

@@ -3,7 +3,8 @@
 bcrypt only reads the first 72 bytes of its input (and bcrypt 5 raises beyond that), so the
 password is first reduced with SHA-256 and base64-encoded (44 bytes): long passwords are
 accepted whole, never truncated. A fixed dummy hash lets an unknown username cost the same
-time as a known one.
+time as a known one. The policy follows OWASP ASVS 5 (6.2): a minimum length, at least 64
+characters allowed, no composition rules, and a bundled list of common passwords refused.
 """
 
 from __future__ import annotations
@@ -11,12 +12,25 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from pathlib import Path
 
 import bcrypt
 
 from chat.errors import InvalidInput
 
 MAX_PASSWORD_CHARS = 1024
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common_passwords.txt"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list, read once per process (about 13,000 entries)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+
+
+def is_common(password: str) -> bool:
+    return password.strip().lower() in common_passwords()
 
 
 def _prehash(password: str) -> bytes:
@@ -41,12 +55,20 @@ def dummy_hash(rounds: int = 12) -> str:
 
 
 def check_password_policy(password: str, *, min_chars: int, username: str = "") -> None:
-    """Length rules only (no composition rules), per current guidance; raise InvalidInput."""
+    """Length and common-password rules only (no composition rules); raise InvalidInput."""
     if len(password) < min_chars:
         raise InvalidInput(f"Choose a password of at least {min_chars} characters.")
     if len(password) > MAX_PASSWORD_CHARS:
         raise InvalidInput(f"A password can be at most {MAX_PASSWORD_CHARS} characters.")
     if "\x00" in password:
         raise InvalidInput("A password cannot contain a NUL character (\\0).")
+    if password != password.strip():
+        # The login form strips what is typed, so such a password could never be used.
+        raise InvalidInput("A password cannot start or end with a space.")
     if username and password.strip().lower() == username.strip().lower():
         raise InvalidInput("Your password cannot be your username.")
+    if is_common(password):
+        raise InvalidInput(
+            "This password is on a list of common passwords that attackers try first. "
+            "Choose another one (a few unrelated words make a good one)."
+        )

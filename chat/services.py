@@ -11,9 +11,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import AccountService
+from chat.admin import AdminService, ensure_initial_admin
 from chat.conversations import ConversationService
 from chat.db import database_url, make_engine, migrate, session_factory
 from chat.llm import build_model
+from chat.registration import Registration
 from chat.settings import Settings
 from chat.turns import ChatService
 
@@ -26,6 +28,8 @@ class Services:
     accounts: AccountService
     conversations: ConversationService
     chat: ChatService
+    registration: Registration
+    admin: AdminService
 
 
 def build_services(
@@ -43,15 +47,22 @@ def build_services(
         engine = make_engine(database_url(settings), settings)
         migrate(engine)
     sessions = sessions or session_factory(engine)
+    accounts = AccountService(sessions=sessions, settings=settings)
+    registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
+    ensure_initial_admin(accounts, settings)
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        accounts=AccountService(sessions=sessions, settings=settings),
+        accounts=accounts,
         conversations=ConversationService(sessions=sessions),
         chat=ChatService(
             sessions=sessions,
             settings=settings,
             model_factory=model_factory or partial(build_model, settings),
+        ),
+        registration=registration,
+        admin=AdminService(
+            sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
     )

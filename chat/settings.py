@@ -29,6 +29,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 COOKIE_KEY_FILE = "cookie_key"
 MIN_COOKIE_KEY_LENGTH = 32
+MIN_INVITE_CODE_LENGTH = 16
 _COOKIE_KEY_LOCK = threading.Lock()
 
 
@@ -59,12 +60,35 @@ class Settings(BaseSettings):
     cookie_name: str = "chat_auth"
     cookie_key: SecretStr | None = None
     cookie_expiry_days: float = Field(default=30.0, gt=0)
-    registration: Literal["open", "closed"] = "open"
-    password_min_chars: int = Field(default=8, ge=8)
+    # Registration policy at first start; an admin can change it on the admin page.
+    registration: Literal["open", "invite", "closed"] = "open"
+    # An invite code accepted when the policy is "invite" (admins can also generate one).
+    invite_code: SecretStr | None = None
+    # ASVS 5 6.2: at least 8 (12 recommended); no composition rules; common ones refused.
+    password_min_chars: int = Field(default=8, ge=8, le=64)
     bcrypt_rounds: int = Field(default=12, ge=10, le=16)
+    # Throttling: failed logins counted in a sliding window, per account and per client.
+    # A blocked account unblocks by itself once its failures leave the window.
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_client: int = Field(default=20, ge=1)
+    # Behind a reverse proxy, the client is the last X-Forwarded-For entry (set by the proxy).
+    trust_forwarded_for: bool = False
+    # Session lifetimes: idle (no activity anywhere) and absolute (since the login).
+    session_idle_minutes: float = Field(default=7 * 24 * 60, gt=0)
+    session_max_hours: float = Field(default=30 * 24, gt=0)
+    # Admin-issued one-time password-reset codes expire after this long.
+    reset_code_minutes: int = Field(default=24 * 60, ge=5)
+    # First admin, created on first start when the users table is empty.
+    initial_admin_username: str | None = None
+    initial_admin_email: str | None = None
+    initial_admin_password: SecretStr | None = None
 
     # Chat.
     max_message_chars: int = Field(default=20_000, ge=1)
+    # Per-user limits; 0 switches a limit off. The quota counts stored tokens since 00:00 UTC.
+    messages_per_minute: int = Field(default=20, ge=0)
+    daily_token_quota: int = Field(default=0, ge=0)
     default_memory_strategy: str = "window"
     default_window_turns: int = Field(default=10, ge=1)
     default_system_prompt: str = "You are a helpful, concise assistant."
@@ -100,6 +124,14 @@ class Settings(BaseSettings):
             )
         if not self.database_url:
             raise ValueError("APP_ENV=production needs DATABASE_URL (a managed PostgreSQL).")
+        invite = self.invite_code.get_secret_value() if self.invite_code else None
+        if invite is not None and len(invite) < MIN_INVITE_CODE_LENGTH:
+            raise ValueError(
+                f"INVITE_CODE must be at least {MIN_INVITE_CODE_LENGTH} random characters "
+                "on a hosted instance (or leave it unset and generate one on the admin page)."
+            )
+        if self.initial_admin_password is not None and not self.initial_admin_username:
+            raise ValueError("INITIAL_ADMIN_PASSWORD is set but INITIAL_ADMIN_USERNAME is not.")
         return self
 
     @property

@@ -29,6 +29,7 @@ from chat.chain import build_chain
 from chat.db import unit_of_work
 from chat.errors import ChatError, InvalidInput, ModelError
 from chat.history import history_factory
+from chat.limits import check_send_allowed
 from chat.memory import strategy_for
 from chat.offline_model import title_for
 from chat.settings import Settings
@@ -126,10 +127,11 @@ class ChatService:
     def send(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID | None, text: str) -> Turn:
         """Store the question and a placeholder answer, then return the streaming turn.
 
-        Raises InvalidInput (nothing stored), NotFound (not the user's conversation) or
-        DatabaseUnavailable before anything streams.
+        Raises InvalidInput or LimitReached (nothing stored), NotFound (not the user's
+        conversation) or DatabaseUnavailable before anything streams.
         """
         text = validate_message(text, max_chars=self.settings.max_message_chars)
+        check_send_allowed(self.sessions, self.settings, user_id=user_id)
         if conversation_id is None:
             conversation_id = self.new_conversation(user_id=user_id, title=title_for(text))
         human_id, reply_id = uuid.uuid4(), uuid.uuid4()

@@ -5,8 +5,10 @@ here:
 - users live in Postgres: its credential store is replaced by a read-through mapping, and
   password checks go through AccountService (our hashing, dummy hash for unknown names);
 - server-side revocation: a cookie issued before the user's `sessions_valid_after` (logout,
-  password change) or for a disabled user is refused, and a live session whose user was
-  revoked or disabled is signed out on its next interaction;
+  password change, reset, disabling) or for a disabled user is refused, and a live session
+  whose user was revoked or disabled is signed out on its next interaction; idle and
+  absolute lifetimes apply to both (AccountService.session_account);
+- throttling: failed logins are counted per username and per client (`client_key`);
 - the cookie write is confirmed: the library writes it from a hidden iframe, and a rerun that
   races the write silently loses it. `ensure_cookie` keeps the write on the page until the
   browser's cookies, read back, contain it.
@@ -23,6 +25,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from chat import audit
 from chat.accounts import Account, AccountService, normalise_username
 from chat.settings import Settings
 
@@ -86,7 +89,10 @@ def build_authenticator(accounts: AccountService, settings: Settings) -> stauth.
     model.credentials["usernames"] = PostgresUsernames(accounts)
 
     def check_credentials(username: str, password: str) -> bool:
-        return accounts.authenticate(username=username, password=password) is not None
+        account = accounts.authenticate(
+            username=username, password=password, client=client_key(settings)
+        )
+        return account is not None
 
     model.check_credentials = check_credentials
 
@@ -147,22 +153,42 @@ def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
     )
 
 
+def client_key(settings: Settings) -> str:
+    """Who is knocking, for per-client throttling: the connection's IP address, or behind a
+    trusted reverse proxy the last X-Forwarded-For entry (the one the proxy appended; the
+    earlier ones are whatever the client claimed). "local" for localhost connections."""
+    if settings.trust_forwarded_for:
+        forwarded = st.context.headers.get("X-Forwarded-For")
+        hops = [hop.strip() for hop in str(forwarded or "").split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:128]
+    address = st.context.ip_address
+    # Not a string outside a browser connection (e.g. AppTest): treat it as local.
+    return address[:128] if isinstance(address, str) and address else "local"
+
+
 def current_account(accounts: AccountService) -> Account | None:
     """The signed-in account for this run, re-checked against Postgres every run so that a
-    disabled or revoked user is signed out on their next interaction."""
+    disabled, revoked, idle or too-old session is signed out on its next interaction."""
     if not st.session_state.get("authentication_status"):
         return None
-    account = accounts.get(username=st.session_state.get("username") or "")
     login_at = st.session_state.setdefault(LOGIN_AT_KEY, time.time())
-    if (
-        account is None
-        or account.disabled
-        or datetime.fromtimestamp(login_at, tz=account.sessions_valid_after.tzinfo)
-        < account.sessions_valid_after
-    ):
+    account = accounts.session_account(
+        username=st.session_state.get("username") or "", issued_at=login_at
+    )
+    if account is None:
         sign_out_locally()
         return None
     return account
+
+
+def end_other_sessions(accounts: AccountService, account: Account) -> None:
+    """Revoke every session of the user, then re-establish this one with a fresh cookie
+    (issued after the cutoff), so only this browser stays signed in."""
+    cutoff = accounts.end_sessions(user_id=account.id, kind=audit.SESSIONS_ENDED)
+    st.session_state[LOGIN_AT_KEY] = cutoff.timestamp() + 0.01
+    for key in (CONFIRMED_KEY, TOKEN_KEY):
+        st.session_state.pop(key, None)
 
 
 def sign_out_locally() -> None:
@@ -173,9 +199,13 @@ def sign_out_locally() -> None:
     st.session_state["logout"] = True
 
 
-def cookie_token(settings: Settings, username: str) -> tuple[str, datetime]:
-    """The same JWT the library writes: {'username', 'exp_date'} signed with the cookie key."""
-    expires = datetime.now() + timedelta(days=settings.cookie_expiry_days)
+def cookie_token(
+    settings: Settings, username: str, login_at: float | None = None
+) -> tuple[str, datetime]:
+    """The same JWT the library writes: {'username', 'exp_date'} signed with the cookie key.
+    Its issue time (exp_date - expiry) is the session's login time."""
+    start = datetime.fromtimestamp(login_at) if login_at else datetime.now()
+    expires = start + timedelta(days=settings.cookie_expiry_days)
     token = jwt.encode(
         {"username": normalise_username(username), "exp_date": expires.timestamp()},
         settings.resolved_cookie_key(),
@@ -184,18 +214,23 @@ def cookie_token(settings: Settings, username: str) -> tuple[str, datetime]:
     return token, expires
 
 
-def browser_has_cookie(cookies: dict[str, Any], settings: Settings, username: str) -> bool:
+def browser_has_cookie(
+    cookies: dict[str, Any], settings: Settings, username: str, valid_after: float = 0.0
+) -> bool:
+    """Whether the browser holds this user's cookie, issued after `valid_after` (a revoked
+    cookie still in the browser does not count: it must be replaced)."""
     token = cookies.get(settings.cookie_name)
     if not token:
         return False
     try:
         data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
-    except jwt.PyJWTError:
+        issued_at = float(data["exp_date"]) - settings.cookie_expiry_days * 86400
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return False
-    return bool(data.get("username") == normalise_username(username))
+    return bool(data.get("username") == normalise_username(username)) and issued_at >= valid_after
 
 
-def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, username: str) -> None:
+def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, account: Account) -> None:
     """Keep the remember-me cookie write on the page until the browser reports it back.
 
     The library writes the cookie from a component that a rerun can unmount before its
@@ -205,15 +240,19 @@ def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, userna
     """
     if st.session_state.get(CONFIRMED_KEY):
         return
+    username = account.username
+    valid_after = account.sessions_valid_after.timestamp()
     reported = authenticator.cookie_controller.cookie_model.cookie_manager.cookies or {}
-    if browser_has_cookie(dict(st.context.cookies), settings, username) or browser_has_cookie(
-        reported, settings, username
-    ):
+    if browser_has_cookie(
+        dict(st.context.cookies), settings, username, valid_after
+    ) or browser_has_cookie(reported, settings, username, valid_after):
         st.session_state[CONFIRMED_KEY] = True
         st.session_state.pop(TOKEN_KEY, None)
         return
     if TOKEN_KEY not in st.session_state:
-        st.session_state[TOKEN_KEY] = cookie_token(settings, username)
+        st.session_state[TOKEN_KEY] = cookie_token(
+            settings, username, st.session_state.get(LOGIN_AT_KEY)
+        )
     token, expires = st.session_state[TOKEN_KEY]
     manager = authenticator.cookie_controller.cookie_model.cookie_manager
     manager.set(settings.cookie_name, token, key="auth-cookie-write", expires_at=expires)

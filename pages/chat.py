@@ -23,7 +23,7 @@ from pages.parts.sidebar import draw_sidebar, open_conversation
 
 services = runtime.services()
 account = runtime.account()
-ensure_cookie(runtime.authenticator(), services.settings, account.username)
+ensure_cookie(runtime.authenticator(), services.settings, account)
 DRAFT_KEY = "_refused_draft"
 sidebar = partial(
     draw_sidebar, services, account, extra=partial(draw_memory_panel, services, account)

@@ -1,4 +1,6 @@
-"""Login page: the library's login form, and registration when settings allow it."""
+"""Login page: the library's login form, registration under the current policy, and
+redeeming an admin-issued password-reset code (the only signed-out way to a new password).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +9,21 @@ from streamlit_authenticator.utilities import LoginError
 
 from chat import runtime
 from chat.errors import ChatError
+from chat.web_auth import client_key
 from pages.parts.cookie_ready import cookie_reader_ready
 
-settings = runtime.services().settings
-accounts = runtime.services().accounts
+services = runtime.services()
+settings = services.settings
+policy = services.registration.policy()
+reset_code = st.query_params.get("reset", "")
 
 st.title("Chat")
 st.caption("Sign in to see your conversations.")
 if not cookie_reader_ready(runtime.authenticator()):
     st.stop()
 
-if settings.registration == "open":
-    login_tab, register_tab = st.tabs(["Log in", "Register"])
-else:
-    login_tab, register_tab = st.container(), st.container()
 
-with login_tab:
+def draw_login() -> None:
     try:
         runtime.authenticator().login(
             location="main",
@@ -41,8 +42,9 @@ with login_tab:
     elif st.session_state.get("authentication_status"):
         st.rerun()
 
-if settings.registration == "open":
-    with register_tab, st.form("register-form", clear_on_submit=False):
+
+def draw_register() -> None:
+    with st.form("register-form", clear_on_submit=False):
         st.subheader("Create an account")
         username = st.text_input("Username", max_chars=32)
         display_name = st.text_input("Display name", max_chars=200)
@@ -51,18 +53,66 @@ if settings.registration == "open":
             "Password",
             type="password",
             max_chars=1024,
-            help=f"At least {settings.password_min_chars} characters.",
+            help=f"At least {settings.password_min_chars} characters; common passwords are "
+            "refused. A few unrelated words make a good one.",
         )
         repeat = st.text_input("Repeat password", type="password", max_chars=1024)
+        invite = st.text_input("Invite code", max_chars=64) if policy == "invite" else ""
         if st.form_submit_button("Register"):
             if password != repeat:
                 st.error("The two passwords differ.")
+                return
+            try:
+                account = services.registration.register(
+                    username=username,
+                    email=email,
+                    password=password,
+                    display_name=display_name,
+                    invite_code=invite,
+                    client=client_key(settings),
+                )
+            except ChatError as exc:
+                st.error(exc.user_message)
             else:
-                try:
-                    account = accounts.create(
-                        username=username, email=email, password=password, display_name=display_name
-                    )
-                except ChatError as exc:
-                    st.error(exc.user_message)
-                else:
-                    st.success(f"Welcome, {account.display_name}! Log in with your new account.")
+                st.success(f"Welcome, {account.display_name}! Log in with your new account.")
+
+
+def draw_reset() -> None:
+    with st.form("reset-form", clear_on_submit=False):
+        st.subheader("Set a new password")
+        st.caption("With the one-time reset code an administrator gave you.")
+        code = st.text_input("Reset code", value=reset_code, max_chars=64)
+        password = st.text_input("New password", type="password", max_chars=1024)
+        repeat = st.text_input("Repeat new password", type="password", max_chars=1024)
+        if st.form_submit_button("Set new password"):
+            if password != repeat:
+                st.error("The two passwords differ.")
+                return
+            try:
+                account = services.accounts.redeem_reset(
+                    code=code, password=password, client=client_key(settings)
+                )
+            except ChatError as exc:
+                st.error(exc.user_message)
+            else:
+                st.query_params.pop("reset", None)
+                st.success(f"Password changed for {account.username}. Log in with it now.")
+
+
+if reset_code:
+    draw_reset()
+    draw_login()
+else:
+    names = ["Log in"] + (["Register"] if policy != "closed" else []) + ["Forgot password"]
+    tabs = dict(zip(names, st.tabs(names), strict=True))
+    with tabs["Log in"]:
+        draw_login()
+    if "Register" in tabs:
+        with tabs["Register"]:
+            draw_register()
+    with tabs["Forgot password"]:
+        st.caption(
+            "Ask an administrator for a one-time reset code, then enter it here. "
+            "(There is no e-mail reset: nobody can change your password by knowing your name.)"
+        )
+        draw_reset()

@@ -26,3 +26,41 @@ def chat_turn(
     turn = services.chat.send(user_id=user.id, conversation_id=conversation_id, text=text)
     answer = "".join(turn.stream())
     return turn.conversation_id, answer
+
+
+class Clock:
+    """A clock tests move by hand (throttle windows, lifetimes, code expiry)."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        # Ahead of the test transaction's now(), which stamps the rows it creates (users'
+        # sessions_valid_after): in real life a login comes after the account exists.
+        self.now = datetime.now(UTC) + timedelta(minutes=1)
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+def clocked(services: Services, clock: Clock, **settings: object) -> Services:
+    """The same services over the same transaction, with `clock` and changed settings."""
+    import dataclasses
+
+    from chat.accounts import AccountService
+    from chat.admin import AdminService
+    from chat.registration import Registration
+
+    config = services.settings.model_copy(update=settings)
+    accounts = AccountService(sessions=services.sessions, settings=config, clock=clock)
+    registration = Registration(sessions=services.sessions, settings=config, accounts=accounts)
+    admin = AdminService(
+        sessions=services.sessions, settings=config, accounts=accounts, registration=registration
+    )
+    return dataclasses.replace(
+        services, settings=config, accounts=accounts, registration=registration, admin=admin
+    )

@@ -1,0 +1,50 @@
+"""Per-user limits in ChatService.send: messages per minute and a daily token quota."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chat.errors import LimitReached
+from chat.services import Services
+from chat.turns import ChatService
+from tests.support.factories import chat_turn, make_user
+
+
+def _with(services: Services, **settings: object) -> Services:
+    config = services.settings.model_copy(update=settings)
+    chat = ChatService(
+        sessions=services.sessions, settings=config, model_factory=services.chat.model_factory
+    )
+    return dataclasses.replace(services, settings=config, chat=chat)
+
+
+def test_messages_per_minute(services: Services) -> None:
+    svc = _with(services, messages_per_minute=2)
+    user = make_user(svc)
+    conversation, _ = chat_turn(svc, user, "one")
+    chat_turn(svc, user, "two", conversation)
+    with pytest.raises(LimitReached, match="2 messages a minute"):
+        svc.chat.send(user_id=user.id, conversation_id=conversation, text="three")
+    view = svc.conversations.open(user_id=user.id, conversation_id=conversation)
+    assert [m.content for m in view.messages if m.role == "human"] == ["one", "two"]
+    # Another user is not limited by it.
+    other = make_user(svc)
+    chat_turn(svc, other, "hello")
+
+
+def test_daily_token_quota(services: Services) -> None:
+    svc = _with(services, daily_token_quota=10, messages_per_minute=0)
+    user = make_user(svc)
+    conversation, _ = chat_turn(svc, user, "please tell me a long story about tea and biscuits")
+    with pytest.raises(LimitReached, match="today's 10 tokens"):
+        svc.chat.send(user_id=user.id, conversation_id=conversation, text="more")
+
+
+def test_limits_off_by_zero(services: Services) -> None:
+    svc = _with(services, messages_per_minute=0, daily_token_quota=0)
+    user = make_user(svc)
+    conversation, _ = chat_turn(svc, user, "a")
+    for text in "bcd":
+        chat_turn(svc, user, text, conversation)

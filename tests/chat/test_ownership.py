@@ -1,0 +1,71 @@
+"""User B can neither read nor change user A's data through any id-bearing path on this
+branch: open (URL ?c=), rename, memory settings, send, retry (a reply id kept in session
+state), and the chain's history factory config. Export, search, delete and the inspector
+page are not on this branch; their own issues add them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chat.errors import NotFound
+from chat.services import Services
+from tests.support.factories import chat_turn, make_user
+
+
+@pytest.fixture
+def a_and_b(services: Services) -> tuple[object, object, uuid.UUID, uuid.UUID]:
+    alice, bob = make_user(services), make_user(services)
+    conversation, _ = chat_turn(services, alice, "alice's secret plan")
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation)
+    return alice, bob, conversation, view.messages[-1].id
+
+
+def test_bob_cannot_read_or_change_alices_conversation(services: Services, a_and_b) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, conversation, reply_id = a_and_b
+    attempts = [
+        lambda: services.conversations.open(user_id=bob.id, conversation_id=conversation),
+        lambda: services.conversations.rename(
+            user_id=bob.id, conversation_id=conversation, title="pwned"
+        ),
+        lambda: services.conversations.set_memory(
+            user_id=bob.id, conversation_id=conversation, strategy="full", params={}
+        ),
+        lambda: services.chat.send(user_id=bob.id, conversation_id=conversation, text="hi"),
+        lambda: services.chat.retry(
+            user_id=bob.id, conversation_id=conversation, reply_id=reply_id
+        ),
+        lambda: services.chat.get_history(str(bob.id), str(conversation)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(NotFound):
+            attempt()
+    assert all(item.id != conversation for item in services.conversations.list(user_id=bob.id))
+    after = services.conversations.open(user_id=alice.id, conversation_id=conversation)
+    assert after.title != "pwned" and after.memory_strategy == "window"
+    assert after.messages[0].content == "alice's secret plan"
+    assert len(after.messages) == 2
+
+
+def test_the_chain_config_cannot_point_at_someone_elses_history(
+    services: Services, a_and_b
+) -> None:  # type: ignore[no-untyped-def]
+    """The same path the turn service uses: RunnableWithMessageHistory's configurable ids."""
+    alice, bob, conversation, _ = a_and_b
+    chain = services.chat.chain_for("offline")
+    config = {"configurable": {"user_id": str(bob.id), "conversation_id": str(conversation)}}
+    with pytest.raises(NotFound):
+        chain.invoke(
+            {"input": [("human", "what was the plan?")], "system_prompt": ""}, config=config
+        )
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation)
+    assert len(view.messages) == 2
+
+
+def test_malformed_and_unknown_ids_are_simply_not_found(services: Services, a_and_b) -> None:  # type: ignore[no-untyped-def]
+    _, bob, _, _ = a_and_b
+    with pytest.raises(NotFound):
+        services.chat.get_history(str(bob.id), "not-a-uuid")
+    with pytest.raises(NotFound):
+        services.conversations.open(user_id=bob.id, conversation_id=uuid.uuid4())

@@ -1,0 +1,85 @@
+"""Server-side session validity: revocation cutoffs, disabled users, idle and absolute
+lifetimes. `issued_at` is a cookie's issue time (or a live session's login)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.services import Services
+from tests.support.factories import PASSWORD, Clock, clocked, make_user
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def svc(services: Services, clock: Clock) -> Services:
+    return clocked(services, clock, session_idle_minutes=60, session_max_hours=24)
+
+
+def _login(svc: Services, username: str, clock: Clock) -> float:
+    assert svc.accounts.authenticate(username=username, password=PASSWORD)
+    return clock.now.timestamp()
+
+
+def test_logout_revokes_cookies_issued_before_it(svc: Services, clock: Clock) -> None:
+    user = make_user(svc)
+    issued = _login(svc, user.username, clock)
+    assert svc.accounts.session_account(username=user.username, issued_at=issued)
+    clock.advance(seconds=5)
+    svc.accounts.revoke_sessions(user_id=user.id)  # what the logout button does
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+    clock.advance(seconds=5)
+    fresh = _login(svc, user.username, clock)
+    assert svc.accounts.session_account(username=user.username, issued_at=fresh)
+
+
+def test_password_change_revokes_every_older_session(svc: Services, clock: Clock) -> None:
+    user = make_user(svc)
+    issued = _login(svc, user.username, clock)
+    clock.advance(seconds=5)
+    svc.accounts.set_password(username=user.username, password="a brand new secret")
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+    assert svc.accounts.authenticate(username=user.username, password=PASSWORD) is None
+
+
+def test_absolute_lifetime(svc: Services, clock: Clock) -> None:
+    user = make_user(svc)
+    issued = _login(svc, user.username, clock)
+    for _ in range(25):  # active every 59 minutes, so never idle
+        clock.advance(minutes=59)
+        if svc.accounts.session_account(username=user.username, issued_at=issued) is None:
+            break
+    assert clock.now.timestamp() - issued > 24 * 3600
+    assert clock.now.timestamp() - issued < 25 * 3600
+
+
+def test_idle_lifetime_ends_every_session_for_good(svc: Services, clock: Clock) -> None:
+    user = make_user(svc)
+    issued = _login(svc, user.username, clock)
+    clock.advance(minutes=30)
+    assert svc.accounts.session_account(username=user.username, issued_at=issued)
+    clock.advance(minutes=61)
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+    # Signing in again elsewhere does not revive the idle cookie.
+    clock.advance(seconds=1)
+    fresh = _login(svc, user.username, clock)
+    assert svc.accounts.session_account(username=user.username, issued_at=fresh)
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+
+
+def test_disabled_user_cannot_sign_in_or_keep_a_session(svc: Services, clock: Clock) -> None:
+    admin = make_user(svc, role="admin")
+    user = make_user(svc)
+    issued = _login(svc, user.username, clock)
+    clock.advance(seconds=1)
+    svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=True)
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+    assert svc.accounts.authenticate(username=user.username, password=PASSWORD) is None
+    svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=False)
+    # Re-enabling does not revive sessions that existed when the user was disabled.
+    assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
+    clock.advance(seconds=1)
+    assert svc.accounts.authenticate(username=user.username, password=PASSWORD)

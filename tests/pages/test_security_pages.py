@@ -1,0 +1,81 @@
+"""Pages: the admin page only for admins, reset-code redemption and throttling on the
+login page, a foreign conversation id in the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chat.services import Services
+from tests.pages.conftest import fields_by_label, log_in
+from tests.support.factories import PASSWORD, chat_turn, make_user
+
+
+def _links(app: AppTest) -> list[str]:
+    return [link.label for link in app.get("page_link")]
+
+
+def test_admin_page_is_listed_only_for_admins(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app = signed_in()
+    assert "Administration" not in _links(app)
+    assert "Your sessions" in _links(app)
+    admin = make_user(app_services, role="admin")
+    app = signed_in(username=admin.username)
+    assert "Administration" in _links(app)
+    app.switch_page("pages/admin.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Administration"
+    assert any(admin.username in str(frame.value) for frame in app.dataframe)
+
+
+def test_a_regular_user_cannot_open_the_admin_page(
+    signed_in: Callable[..., AppTest],
+) -> None:
+    """The page is not registered for them at all, so no URL reaches it."""
+    app = signed_in()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("pages/admin.py")
+
+
+def test_reset_code_from_a_link_sets_a_new_password(
+    new_app: Callable[..., AppTest], app_services: Services
+) -> None:
+    admin, user = make_user(app_services, role="admin"), make_user(app_services)
+    code = app_services.admin.issue_reset(actor=admin, user_id=user.id).code
+    app = new_app({"reset": code})
+    fields = fields_by_label(app)
+    assert fields["Reset code"][0].value == code
+    fields["New password"][0].input("my fresh passphrase")
+    fields["Repeat new password"][0].input("my fresh passphrase")
+    next(b for b in app.button if b.label == "Set new password").click()
+    app.run()
+    assert [s.value for s in app.success] == [
+        f"Password changed for {user.username}. Log in with it now."
+    ]
+    app = log_in(new_app(), user.username, "my fresh passphrase")
+    assert any(button.label == "New chat" for button in app.button)
+
+
+def test_login_page_says_when_an_account_is_throttled(
+    new_app: Callable[..., AppTest], app_services: Services
+) -> None:
+    user = make_user(app_services)
+    for _ in range(app_services.settings.login_failures_per_account):
+        app_services.accounts.authenticate(username=user.username, password="wrong")
+    app = log_in(new_app(), user.username, PASSWORD)
+    assert any("Too many failed attempts" in e.value for e in app.error)
+    assert not any(button.label == "New chat" for button in app.button)
+
+
+def test_a_foreign_conversation_in_the_url_is_not_found(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    owner = make_user(app_services)
+    conversation, _ = chat_turn(app_services, owner, "owner's private words")
+    app = signed_in({"c": str(conversation)})
+    assert [e.value for e in app.error] == ["Conversation not found."]
+    assert not any("private words" in str(m.value) for m in app.markdown)
