@@ -44,3 +44,10 @@ class ModelError(ChatError):
 
 class AuthError(ChatError):
     user_message = "You are not signed in, or your session has ended. Please log in again."
+
+
+class SummaryFailed(ChatError):
+    user_message = (
+        "The memory summary could not be updated. Nothing is lost: the messages it has not "
+        "absorbed are sent as they are, and the summary is retried after the next answer."
+    )
