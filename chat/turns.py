@@ -321,6 +321,7 @@ class ChatService:
             "first_token_s": outcome.first_token_s,
             "total_s": outcome.total_s,
             "usage": outcome.usage,
+            "strategy": strategy_name,
         }
         if outcome.error:
             meta["error"] = outcome.error
