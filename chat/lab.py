@@ -81,6 +81,7 @@ class StrategyRun:
     strategy: str
     params: dict[str, Any]
     context_tokens: list[int] = field(default_factory=list)
+    history_tokens: list[int] = field(default_factory=list)  # verbatim earlier messages only
     probes: list[ProbeResult] = field(default_factory=list)
     remembered: dict[str, bool] = field(default_factory=dict)  # planted fact -> in last context
 
@@ -226,6 +227,9 @@ def _replay_one(
         context = turn.outcome.context or {"blocks": [], "total_tokens": 0}
         service.update_memory(user_id=user_id, conversation_id=conversation_id)
         run.context_tokens.append(int(context["total_tokens"]))
+        run.history_tokens.append(
+            sum(int(b["tokens"]) for b in context["blocks"] if b["kind"] == "history")
+        )
         # what the model knew before this question: everything but the new input
         context_text = "\n".join(b["content"] for b in context["blocks"] if b["kind"] != "input")
         if item.probe is not None:
