@@ -55,8 +55,7 @@ else:
     pages = [
         st.Page(
             "pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True
-        ),
-        st.Page("pages/lab.py", title="Memory lab", icon=":material/science:", url_path="lab"),
+        )
     ]
 
 st.navigation(pages, position="hidden").run()

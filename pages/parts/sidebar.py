@@ -33,7 +33,6 @@ def draw_sidebar(
         if st.button("New chat", icon=":material/add:", use_container_width=True, key="new-chat"):
             st.query_params.clear()
             st.rerun()
-        st.page_link("pages/lab.py", label="Memory lab", icon=":material/science:")
         st.caption("Conversations")
         try:
             conversations = services.conversations.list(user_id=account.id)

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from chat import runtime
+from chat.accounts import Account
 from chat.services import Services
 from tests.support.factories import chat_turn, make_user
+
+LAB = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")
+
+
+def lab_page(account: Account) -> AppTest:
+    """The lab page on its own, signed in as `account` (as the entry point leaves it).
+    It is not registered in the entry point on this branch: see the closing note."""
+    app = AppTest.from_file(LAB, default_timeout=60)
+    app.session_state[runtime.ACCOUNT_KEY] = account
+    return app.run()
 
 
 def test_sidebar_selector_switches_strategy_and_parameters(
@@ -55,15 +68,12 @@ def test_inspector_under_each_answer(
     assert any(e.label == "Token economics" for e in app.expander)
 
 
-def test_lab_replays_a_conversation_without_touching_it(
-    signed_in: Callable[..., AppTest], app_services: Services
-) -> None:
+def test_lab_replays_a_conversation_without_touching_it(app_services: Services) -> None:
     owner = make_user(app_services)
     cid, _ = chat_turn(app_services, owner, "My name is Ada. Tips about chess?")
     for index in range(3):
         chat_turn(app_services, owner, f"Give me three tips about subject {index}.", cid)
-    app = signed_in(username=owner.username)
-    app.switch_page("pages/lab.py").run()
+    app = lab_page(owner)
     assert not app.exception
     assert app.title[0].value == "Memory lab"
     assert "200 turns, 6 probes." in [c.value for c in app.caption]
