@@ -57,6 +57,7 @@ else:
     st.session_state[runtime.ACCOUNT_KEY] = account
     pages = [
         st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True),
+        st.Page("pages/lab.py", title="Memory lab", icon=":material/science:", url_path="lab"),
         st.Page(
             "pages/sessions.py",
             title="Your sessions",

@@ -45,6 +45,17 @@ class ConversationView:
     earlier: int = 0  # stored messages before the first one shown
 
 
+@dataclass(frozen=True)
+class SummaryState:
+    """The summary a summary strategy keeps, for the sidebar."""
+
+    strategy: str
+    content: str
+    covers_position: int
+    token_count: int
+    status: str  # ok | failed (kept as it was; retried after the next answer)
+
+
 class ConversationService:
     def __init__(self, *, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
@@ -127,4 +138,28 @@ class ConversationService:
                 conversation_id=conversation_id,
                 memory_strategy=strategy,
                 memory_params=merged,
+            )
+
+    def summary_state(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> SummaryState | None:
+        """The current strategy's summary, or None when it keeps none (yet)."""
+        with unit_of_work(self.sessions) as session:
+            conversation = repository.get_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            )
+            row = repository.get_summary(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                strategy=conversation.memory_strategy,
+            )
+            if row is None:
+                return None
+            return SummaryState(
+                strategy=row.strategy,
+                content=row.content,
+                covers_position=row.covers_position,
+                token_count=row.token_count,
+                status=row.status,
             )

@@ -62,3 +62,10 @@ class LimitReached(ChatError):
     """A per-user limit (messages per minute, daily tokens); the text is kept for later."""
 
     user_message = "You have reached a usage limit. Your text was not sent; try again later."
+
+
+class SummaryFailed(ChatError):
+    user_message = (
+        "The memory summary could not be updated. Nothing is lost: the messages it has not "
+        "absorbed are sent as they are, and the summary is retried after the next answer."
+    )

@@ -1,80 +1,41 @@
 """Memory strategies: how a conversation's stored messages become the model's context.
 
-A strategy is a small object with one job per phase of a turn: `load` reads the context
-with a bounded, indexed query (before the model is called), `after_turn` updates its own
-state (after the answer has streamed). Strategy and parameters live on the conversation and
-can change at any turn: stored messages are never rewritten, the next turn reads a new view.
+The registry of the five strategies. The interface and the bounded reads are in
+chat/memory_base.py, the two summary strategies in chat/summary_memory.py.
 """
 
 from __future__ import annotations
 
 import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from chat import repository
-from chat.models import Message
+from chat.memory_base import (
+    CONTEXT_STATUSES,
+    ContextView,
+    MemoryStrategy,
+    row_cost,
+    tail_within,
+    to_langchain,
+)
+from chat.summary_memory import RunningSummary, SummaryBuffer
+from chat.tokens import MESSAGE_OVERHEAD_TOKENS, count_text_tokens
 
-# Rows that are part of what the model may see: not a turn still in flight, not a failure.
-CONTEXT_STATUSES = frozenset({"complete", "interrupted"})
-
-
-@dataclass(frozen=True)
-class ContextView:
-    """What a strategy hands the model ahead of the new input."""
-
-    messages: list[BaseMessage]
-    omitted: int = 0  # stored messages before the view that the model will not see
-    summary: str | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def to_langchain(rows: Iterable[Message]) -> list[BaseMessage]:
-    """Stored rows as LangChain messages, keeping our ids so a context can be traced back."""
-    out: list[BaseMessage] = []
-    for row in rows:
-        if row.status not in CONTEXT_STATUSES or not row.content:
-            continue
-        meta = {"position": row.position, "token_count": row.token_count}
-        if row.role == "human":
-            out.append(HumanMessage(row.content, id=str(row.id), response_metadata=meta))
-        elif row.role == "ai":
-            out.append(AIMessage(row.content, id=str(row.id), response_metadata=meta))
-        else:
-            out.append(SystemMessage(row.content, id=str(row.id), response_metadata=meta))
-    return out
-
-
-class MemoryStrategy(ABC):
-    name: ClassVar[str]
-    label: ClassVar[str]
-    description: ClassVar[str]
-    defaults: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, params: dict[str, Any] | None = None) -> None:
-        self.params = {**self.defaults, **(params or {})}
-
-    @abstractmethod
-    def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
-    ) -> ContextView:
-        """Read the context with a bounded query."""
-
-    def after_turn(  # noqa: B027 (optional hook: stateless strategies keep the default)
-        self,
-        *,
-        sessions: sessionmaker[Session],
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        model: BaseChatModel,
-    ) -> None:
-        """Update the strategy's own state once the answer is stored. Stateless by default."""
+__all__ = [
+    "CONTEXT_STATUSES",
+    "STRATEGIES",
+    "ContextView",
+    "FullBuffer",
+    "MemoryStrategy",
+    "RunningSummary",
+    "SummaryBuffer",
+    "TokenBudget",
+    "Window",
+    "strategy_for",
+    "to_langchain",
+]
 
 
 class FullBuffer(MemoryStrategy):
@@ -112,8 +73,40 @@ class Window(MemoryStrategy):
         return ContextView(messages=to_langchain(rows), omitted=start - 1)
 
 
+class TokenBudget(MemoryStrategy):
+    name = "budget"
+    label = "Token budget"
+    description = (
+        "The most recent messages that fit N tokens together with the system prompt and the "
+        "new input, starting on a question (LangChain's trim_messages, strategy 'last')."
+    )
+    defaults: ClassVar[dict[str, Any]] = {"max_tokens": 1000}
+
+    def load(
+        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> ContextView:
+        conversation = repository.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )
+        last = repository.recent_messages(
+            session=session, user_id=user_id, conversation_id=conversation_id, limit=2
+        )
+        pending = [row for row in last if row.role == "human" and row.status == "pending"]
+        fixed = count_text_tokens(conversation.system_prompt) + MESSAGE_OVERHEAD_TOKENS
+        fixed += sum(row_cost(row) for row in pending)
+        rows = tail_within(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            budget=max(0, int(self.params["max_tokens"]) - fixed),
+        )
+        start = rows[0].position if rows else (pending[0].position if pending else 1)
+        return ContextView(messages=to_langchain(rows), omitted=start - 1)
+
+
 STRATEGIES: dict[str, type[MemoryStrategy]] = {
-    strategy.name: strategy for strategy in (FullBuffer, Window)
+    strategy.name: strategy
+    for strategy in (FullBuffer, Window, TokenBudget, RunningSummary, SummaryBuffer)
 }
 
 

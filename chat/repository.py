@@ -599,6 +599,88 @@ def set_app_setting(*, session: Session, key: str, value: Any) -> None:
     )
 
 
+def messages_between(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    first_position: int,
+    last_position: int,
+    limit: int,
+) -> list[Message]:
+    """Messages with first_position <= position <= last_position, oldest first, at most
+    `limit` (a range scan on the position index: summarisers read in bounded batches)."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.position >= first_position,
+                Message.position <= last_position,
+            )
+            .order_by(Message.position)
+            .limit(limit)
+        ).all()
+    )
+
+
+def last_settled_position(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> int:
+    """Position of the newest message that is not a turn still in flight (0 when none)."""
+    return (
+        session.scalar(
+            select(Message.position)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.status != "pending",
+            )
+            .order_by(Message.position.desc())
+            .limit(1)
+        )
+        or 0
+    )
+
+
+def save_summary(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    strategy: str,
+    content: str,
+    covers_position: int,
+    token_count: int,
+) -> None:
+    """Store a newer summary. The watermark only moves forward: a slower concurrent
+    summariser that finishes last cannot replace a summary covering more messages."""
+    statement = insert(Summary).values(
+        conversation_id=conversation_id,
+        strategy=strategy,
+        user_id=user_id,
+        content=content,
+        covers_position=covers_position,
+        token_count=token_count,
+        status="ok",
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Summary.conversation_id, Summary.strategy],
+            set_={
+                "content": statement.excluded.content,
+                "covers_position": statement.excluded.covers_position,
+                "token_count": statement.excluded.token_count,
+                "status": "ok",
+                "updated_at": func.now(),
+            },
+            where=(Summary.covers_position < statement.excluded.covers_position)
+            & (Summary.user_id == user_id),
+        )
+    )
+
+
 def count_human_messages_since(*, session: Session, user_id: uuid.UUID, since: datetime) -> int:
     query = select(func.count()).where(
         Message.user_id == user_id, Message.role == "human", Message.created_at >= since
@@ -611,3 +693,62 @@ def tokens_since(*, session: Session, user_id: uuid.UUID, since: datetime) -> in
         Message.user_id == user_id, Message.created_at >= since
     )
     return int(session.scalar(query) or 0)
+
+
+def mark_summary_failed(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, strategy: str
+) -> None:
+    """The summariser failed: keep the previous summary and watermark, flag the row."""
+    statement = insert(Summary).values(
+        conversation_id=conversation_id,
+        strategy=strategy,
+        user_id=user_id,
+        content="",
+        covers_position=0,
+        token_count=0,
+        status="failed",
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Summary.conversation_id, Summary.strategy],
+            set_={"status": "failed", "updated_at": func.now()},
+            where=Summary.user_id == user_id,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AnswerEconomics:
+    """One answer's tokens: what the context log measured and what the provider reported."""
+
+    position: int
+    strategy: str
+    context_tokens: int
+    meta: dict[str, Any]
+
+
+def answer_economics(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
+) -> list[AnswerEconomics]:
+    """The last `limit` answers that have a context log, oldest first."""
+    rows = session.execute(
+        select(
+            Message.position,
+            ContextLog.strategy,
+            ContextLog.payload["total_tokens"].as_integer(),
+            Message.meta,
+        )
+        .join(ContextLog, ContextLog.message_id == Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            ContextLog.user_id == user_id,
+            Message.role == "ai",
+        )
+        .order_by(Message.position.desc())
+        .limit(limit)
+    ).all()
+    return [
+        AnswerEconomics(position=p, strategy=s, context_tokens=t or 0, meta=dict(m or {}))
+        for p, s, t, m in reversed(rows)
+    ]

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     default_memory_strategy: str = "window"
     default_window_turns: int = Field(default=10, ge=1)
     default_system_prompt: str = "You are a helpful, concise assistant."
+    # Estimated cost in the token economics chart: USD per million [input, output] tokens,
+    # per model name (JSON in MODEL_PRICES). A model without a price shows tokens, no cost;
+    # the offline model is free.
+    model_prices: dict[str, list[float]] = {
+        "gpt-4o-mini": [0.15, 0.60],
+        "gpt-4o": [2.50, 10.00],
+        "gpt-4.1-mini": [0.40, 1.60],
+        "gpt-4.1": [2.00, 8.00],
+    }
 
     @field_validator("models", mode="before")
     @classmethod

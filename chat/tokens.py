@@ -45,6 +45,9 @@ _ENCODINGS: tuple[tuple[str, str], ...] = (
 
 # What the OpenAI chat format adds around each message (role markers, separators).
 _TOKENS_PER_MESSAGE = 3
+# What a stored message costs on top of its stored text count: the per-message overhead
+# plus its role (one token with tiktoken, up to three with the ~4 chars/token estimate).
+MESSAGE_OVERHEAD_TOKENS = _TOKENS_PER_MESSAGE + 3
 _APPROX_CHARS_PER_TOKEN = 4.0
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import repository
 from chat.chain import build_chain
 from chat.db import unit_of_work
-from chat.errors import ChatError, InvalidInput, ModelError
+from chat.errors import ChatError, InvalidInput, ModelError, SummaryFailed
 from chat.history import history_factory
 from chat.limits import check_send_allowed
 from chat.memory import strategy_for
@@ -62,6 +62,7 @@ class TurnOutcome:
     first_token_s: float | None = None
     total_s: float | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    context: dict[str, Any] | None = None  # the context log payload, once stored
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Turn:
     reply_id: uuid.UUID
     _chunks: Iterator[str]
     outcome: TurnOutcome
+    strategy_name: str = ""
 
     def stream(self) -> Iterator[str]:
         return self._chunks
@@ -107,7 +109,7 @@ class ChatService:
     def new_conversation(self, *, user_id: uuid.UUID, title: str = "New chat") -> uuid.UUID:
         settings = self.settings
         strategy = strategy_for(settings.default_memory_strategy)
-        params = dict(strategy.params)
+        params = dict(strategy.params)  # the strategy's defaults, editable in the sidebar
         if strategy.name == "window":
             params["k"] = settings.default_window_turns
         with unit_of_work(self.sessions) as session:
@@ -238,6 +240,7 @@ class ChatService:
             reply_id=reply_id,
             _chunks=iter(()),
             outcome=outcome,
+            strategy_name=strategy_name,
         )
         turn._chunks = self._run(
             turn=turn,
@@ -320,6 +323,7 @@ class ChatService:
             "first_token_s": outcome.first_token_s,
             "total_s": outcome.total_s,
             "usage": outcome.usage,
+            "strategy": strategy_name,
         }
         if outcome.error:
             meta["error"] = outcome.error
@@ -337,14 +341,47 @@ class ChatService:
                 meta=meta,
             )
             if sent:
+                outcome.context = context_payload(sent, human_id=turn.human_id)
                 repository.save_context_log(
                     session=session,
                     user_id=user_id,
                     conversation_id=turn.conversation_id,
                     message_id=turn.reply_id,
                     strategy=strategy_name,
-                    payload=context_payload(sent, human_id=turn.human_id),
+                    payload=outcome.context,
                 )
+
+    # --- memory --------------------------------------------------------------------
+
+    def update_memory(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> MemoryUpdate:
+        """Let the conversation's strategy update its state (its summary) once the answer is
+        stored. Pages call it after the stream ends, under a visible status. A summariser
+        failure is reported, not raised: the answer is already safe, and the next turn
+        retries from the same watermark."""
+        with unit_of_work(self.sessions) as session:
+            conversation = repository.get_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            )
+            strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
+            model_name = conversation.model
+        if not strategy.stateful:
+            return MemoryUpdate(status="unchanged")
+        try:
+            strategy.after_turn(
+                sessions=self.sessions,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                model=self.model_factory(model_name),
+            )
+        except SummaryFailed as exc:
+            return MemoryUpdate(status="failed", message=exc.user_message)
+        return MemoryUpdate(status="updated")
+
+
+@dataclass(frozen=True)
+class MemoryUpdate:
+    status: str  # unchanged (stateless strategy) | updated | failed
+    message: str | None = None
 
 
 def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str, Any]:
@@ -359,13 +396,15 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
             kind = "system"
         else:
             kind = "history"
+        meta = message.response_metadata or {}
         blocks.append(
             {
                 "kind": kind,
                 "role": message.type,
                 "content": message.text,
                 "message_id": message.id,
-                "position": (message.response_metadata or {}).get("position"),
+                "position": meta.get("position"),
+                "covers_position": meta.get("covers_position"),
                 "tokens": count_message_tokens(message),
             }
         )

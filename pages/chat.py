@@ -13,12 +13,20 @@ import streamlit as st
 
 from chat import runtime
 from chat.conversations import ConversationView
+from chat.economics import token_economics
 from chat.errors import ChatError, NotFound
 from chat.history import parse_id
 from chat.validation import displayable
 from chat.web_auth import ensure_cookie
+from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
-from pages.parts.messages import RETRY_KEY, draw_message, stream_answer
+from pages.parts.messages import (
+    MEMORY_NOTICE_KEY,
+    RETRY_KEY,
+    draw_message,
+    stream_answer,
+    update_memory,
+)
 from pages.parts.sidebar import draw_sidebar, open_conversation
 
 services = runtime.services()
@@ -62,10 +70,25 @@ if view is None:
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 else:
     st.title(view.title)
+    try:
+        draw_economics(
+            token_economics(
+                sessions=services.sessions,
+                prices=services.settings.model_prices,
+                user_id=account.id,
+                conversation_id=view.id,
+            )
+        )
+    except ChatError as exc:
+        st.error(exc.user_message)
     if view.earlier:
         st.caption(f"{view.earlier} earlier messages are not shown.")
     for index, message in enumerate(view.messages):
         draw_message(message, is_last=index == len(view.messages) - 1)
+
+memory_notice = st.session_state.pop(MEMORY_NOTICE_KEY, None)
+if memory_notice:
+    st.warning(memory_notice, icon=":material/warning:")
 
 refused = st.session_state.pop(DRAFT_KEY, None)
 if refused:
@@ -84,6 +107,7 @@ if retry_id and view is not None:
         st.error(exc.user_message)
     else:
         stream_answer(turn)
+        update_memory(services, turn, account.id)
         st.rerun()
 elif prompt:
     try:
@@ -98,4 +122,5 @@ elif prompt:
         with st.chat_message("user"):
             st.markdown(prompt)
         stream_answer(turn)
+        update_memory(services, turn, account.id)
         st.rerun()

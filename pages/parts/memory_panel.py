@@ -1,13 +1,23 @@
-"""Sidebar panel: the conversation's memory strategy and its parameters."""
+"""Sidebar panel: the conversation's memory strategy, its parameters and its summary."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 from chat.accounts import Account
 from chat.conversations import ConversationView
+from chat.errors import ChatError
 from chat.memory import STRATEGIES
 from chat.services import Services
+from chat.tokens import tokens_are_approximate
+
+# Sidebar inputs per strategy parameter: (label, min, max, step).
+PARAM_INPUTS: dict[str, tuple[str, int, int, int]] = {
+    "k": ("Turns kept (k)", 1, 200, 1),
+    "max_tokens": ("Token limit", 50, 200_000, 50),
+}
 
 
 def draw_memory_panel(services: Services, account: Account, view: ConversationView) -> None:
@@ -22,17 +32,50 @@ def draw_memory_panel(services: Services, account: Account, view: ConversationVi
         key=f"strategy-{view.id}",
         help="\n\n".join(f"**{s.label}**: {s.description}" for s in STRATEGIES.values()),
     )
-    params = dict(view.memory_params) if strategy == view.memory_strategy else {}
-    if strategy == "window":
-        params["k"] = st.number_input(
-            "Turns kept (k)",
-            min_value=1,
-            max_value=200,
-            value=int(params.get("k", STRATEGIES["window"].defaults["k"])),
-            key=f"window-k-{view.id}",
+    st.caption(STRATEGIES[strategy].description)
+    defaults = STRATEGIES[strategy].defaults
+    current = dict(view.memory_params) if strategy == view.memory_strategy else {}
+    params: dict[str, Any] = {**defaults, **current}
+    for name in defaults:
+        label, low, high, step = PARAM_INPUTS[name]
+        params[name] = int(
+            st.number_input(
+                label,
+                min_value=low,
+                max_value=high,
+                step=step,
+                value=min(high, max(low, int(params[name]))),
+                key=f"{strategy}-{name}-{view.id}",
+            )
         )
-    if strategy != view.memory_strategy or params != view.memory_params:
-        services.conversations.set_memory(
-            user_id=account.id, conversation_id=view.id, strategy=strategy, params=params
-        )
+    if tokens_are_approximate():
+        st.caption("Token counts are approximate (no tokenizer available offline).")
+    if strategy != view.memory_strategy or params != {**defaults, **view.memory_params}:
+        try:
+            services.conversations.set_memory(
+                user_id=account.id, conversation_id=view.id, strategy=strategy, params=params
+            )
+        except ChatError as exc:
+            st.error(exc.user_message)
+            return
         st.rerun()
+    if STRATEGIES[strategy].stateful:
+        draw_summary_state(services, account, view)
+
+
+def draw_summary_state(services: Services, account: Account, view: ConversationView) -> None:
+    try:
+        state = services.conversations.summary_state(user_id=account.id, conversation_id=view.id)
+    except ChatError as exc:
+        st.error(exc.user_message)
+        return
+    if state is None:
+        st.caption("No summary yet: it is written after the next answer.")
+        return
+    if state.status == "failed":
+        st.warning(
+            "The last summary update failed; it is retried after the next answer. Nothing is lost.",
+            icon=":material/warning:",
+        )
+    with st.expander(f"Summary (messages 1–{state.covers_position}, {state.token_count} tokens)"):
+        st.text(state.content)

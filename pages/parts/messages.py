@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from chat.conversations import StoredMessage
 from chat.errors import ChatError
+from chat.memory import STRATEGIES
+from chat.services import Services
 from chat.turns import Turn
+from pages.parts.inspector import draw_inspector
 
 RETRY_KEY = "_retry"
+MEMORY_NOTICE_KEY = "_memory_notice"
 STATUS_NOTES = {
     "interrupted": "Answer stopped before it finished: this is what was received.",
     "pending": "Answer in progress…",
@@ -27,6 +33,8 @@ def draw_message(message: StoredMessage, *, is_last: bool) -> None:
             st.error(message.meta.get("error") or "The model did not answer.")
         if role == "assistant" and message.meta.get("model"):
             st.caption(answer_caption(message))
+        if role == "assistant":
+            draw_inspector(message)
         if is_last and role == "assistant" and message.status in ("error", "interrupted"):
             if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
                 st.session_state[RETRY_KEY] = str(message.id)
@@ -53,3 +61,25 @@ def stream_answer(turn: Turn) -> None:
             st.write_stream(turn.stream())
         except ChatError as exc:
             st.error(exc.user_message)
+
+
+def update_memory(services: Services, turn: Turn, user_id: uuid.UUID) -> None:
+    """After the stream: let a summary strategy fold the new messages in, under a visible
+    status. A failure is kept for the next run of the page (which follows at once)."""
+    strategy = STRATEGIES.get(turn.strategy_name)
+    if strategy is None or not strategy.stateful:
+        return
+    with st.status("Updating the conversation summary…", expanded=False) as status:
+        try:
+            update = services.chat.update_memory(
+                user_id=user_id, conversation_id=turn.conversation_id
+            )
+        except ChatError as exc:
+            status.update(label=exc.user_message, state="error")
+            st.session_state[MEMORY_NOTICE_KEY] = exc.user_message
+            return
+        if update.status == "failed":
+            status.update(label="The summary could not be updated", state="error")
+            st.session_state[MEMORY_NOTICE_KEY] = update.message
+        else:
+            status.update(label="Summary updated", state="complete")

@@ -1,0 +1,58 @@
+"""The context inspector's reading of a stored context log.
+
+A context log lists the blocks the model received. What it does not list is just as telling:
+the earlier messages that were left out, or folded into a summary. Those are derived here
+from the positions, so nothing extra has to be stored per answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KIND_LABELS = {
+    "system": "System prompt",
+    "summary": "Summary",
+    "history": "Earlier message",
+    "input": "New input",
+}
+
+
+@dataclass(frozen=True)
+class InspectedContext:
+    blocks: list[dict[str, Any]]
+    total_tokens: int
+    approximate: bool
+    summarised: tuple[int, int] | None  # positions folded into the summary (first, last)
+    left_out: list[tuple[int, int]]  # ranges of earlier positions the model did not see
+
+
+def _ranges(positions: list[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for position in positions:
+        if ranges and ranges[-1][1] == position - 1:
+            ranges[-1] = (ranges[-1][0], position)
+        else:
+            ranges.append((position, position))
+    return ranges
+
+
+def inspect_context(payload: dict[str, Any], *, reply_position: int) -> InspectedContext:
+    """`reply_position` is the answer's own position; its question is the one before."""
+    blocks = list(payload.get("blocks") or [])
+    seen = {b["position"] for b in blocks if b.get("position") is not None}
+    covers = max(
+        (b.get("covers_position") or 0 for b in blocks if b["kind"] == "summary"), default=0
+    )
+    earlier = range(covers + 1, max(covers + 1, reply_position - 1))
+    return InspectedContext(
+        blocks=blocks,
+        total_tokens=int(payload.get("total_tokens") or 0),
+        approximate=bool(payload.get("approximate")),
+        summarised=(1, covers) if covers else None,
+        left_out=_ranges([p for p in earlier if p not in seen]),
+    )
+
+
+def describe_ranges(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in ranges)

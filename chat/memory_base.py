@@ -1,0 +1,130 @@
+"""The memory-strategy interface and the bounded reads every strategy is built from.
+
+A strategy is a small object with one job per phase of a turn: `load` reads the context
+with a bounded, indexed query (before the model is called), `after_turn` updates its own
+state (after the answer has streamed). Strategy and parameters live on the conversation and
+can change at any turn: stored messages are never rewritten, the next turn reads a new view.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import repository
+from chat.models import Message
+from chat.tokens import MESSAGE_OVERHEAD_TOKENS
+
+# Rows that are part of what the model may see: not a turn still in flight, not a failure.
+CONTEXT_STATUSES = frozenset({"complete", "interrupted"})
+
+
+@dataclass(frozen=True)
+class ContextView:
+    """What a strategy hands the model ahead of the new input."""
+
+    messages: list[BaseMessage]
+    omitted: int = 0  # stored messages before the view that the model will not see
+    summary: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def to_langchain(rows: Iterable[Message]) -> list[BaseMessage]:
+    """Stored rows as LangChain messages, keeping our ids so a context can be traced back."""
+    out: list[BaseMessage] = []
+    for row in rows:
+        if row.status not in CONTEXT_STATUSES or not row.content:
+            continue
+        meta = {"position": row.position, "token_count": row.token_count}
+        if row.role == "human":
+            out.append(HumanMessage(row.content, id=str(row.id), response_metadata=meta))
+        elif row.role == "ai":
+            out.append(AIMessage(row.content, id=str(row.id), response_metadata=meta))
+        else:
+            out.append(SystemMessage(row.content, id=str(row.id), response_metadata=meta))
+    return out
+
+
+class MemoryStrategy(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+    stateful: ClassVar[bool] = False  # True when after_turn keeps state (a summary)
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        self.params = {**self.defaults, **(params or {})}
+
+    @abstractmethod
+    def load(
+        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> ContextView:
+        """Read the context with a bounded query."""
+
+    def after_turn(  # noqa: B027 (optional hook: stateless strategies keep the default)
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        model: BaseChatModel,
+    ) -> None:
+        """Update the strategy's own state once the answer is stored. Stateless by default."""
+
+
+# Rows read per step when walking back from the newest message: small, so a budget strategy
+# reads little more than what it keeps.
+_PAGE = 32
+
+
+def row_cost(row: Message) -> int:
+    """What a stored message costs in the prompt, from its stored count (no re-tokenising)."""
+    return row.token_count + MESSAGE_OVERHEAD_TOKENS
+
+
+def tail_within(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    budget: int,
+    after_position: int = 0,
+    before_position: int | None = None,
+) -> list[Message]:
+    """The newest settled messages (between the two positions, exclusive) whose cost fits
+    `budget`, contiguous, starting on a human message. Reads backwards in small pages."""
+    kept: list[Message] = []
+    used = 0
+    before = before_position
+    while True:
+        page = repository.recent_messages(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            limit=_PAGE,
+            before_position=before,
+        )
+        page = [row for row in page if row.position > after_position]
+        full = False
+        for row in reversed(page):
+            if row.status not in CONTEXT_STATUSES or not row.content:
+                continue
+            if used + row_cost(row) > budget:
+                full = True
+                break
+            used += row_cost(row)
+            kept.append(row)
+        if full or len(page) < _PAGE:
+            break
+        before = page[0].position
+    kept.reverse()
+    while kept and kept[0].role != "human":  # start on a human message
+        kept.pop(0)
+    return kept

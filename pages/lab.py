@@ -1,0 +1,112 @@
+"""Memory lab page: replay a transcript under all five strategies, side by side.
+
+Only draws: the replay itself is chat.lab (offline model, scratch data rolled back).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from chat import lab, runtime
+from chat.errors import ChatError
+from chat.memory import STRATEGIES
+
+services = runtime.services()
+account = runtime.account()
+RESULT_KEY = "_lab_result"
+SOURCES = ("Bundled memory probe", "Upload a JSONL file", "One of my conversations")
+
+st.title("Memory lab")
+st.caption(
+    "Replays a transcript under every memory strategy with the offline model (no cost, "
+    "nothing saved) and shows what each one sends and what it still remembers."
+)
+with st.sidebar:
+    if st.button("Back to chat", icon=":material/chat:", key="lab-back"):
+        st.switch_page("pages/chat.py")
+
+source = st.radio("Transcript", SOURCES, key="lab-source", horizontal=True)
+turns: list[lab.LabTurn] | None = None
+try:
+    if source == SOURCES[0]:
+        turns = lab.bundled_transcript()
+    elif source == SOURCES[1]:
+        upload = st.file_uploader(
+            'JSONL file: one {"user": ..., "probe": null | {"fact", "expect"}} per line',
+            type=["jsonl", "json", "txt"],
+            key="lab-upload",
+        )
+        if upload is not None:
+            turns = lab.parse_transcript(upload.getvalue())
+    else:
+        conversations = services.conversations.list(user_id=account.id)
+        if not conversations:
+            st.info("You have no conversations yet.")
+        else:
+            chosen = st.selectbox(
+                "Conversation",
+                conversations,
+                format_func=lambda item: item.title,
+                key="lab-conversation",
+            )
+            turns = lab.conversation_transcript(
+                sessions=services.sessions, user_id=account.id, conversation_id=chosen.id
+            )
+except ChatError as exc:
+    st.error(exc.user_message)
+    turns = None
+
+if turns:
+    probes = sum(1 for turn in turns if turn.probe)
+    st.caption(f"{len(turns)} turns, {probes} probes.")
+    if st.button("Run the replay", type="primary", key="lab-run"):
+        with st.spinner(f"Replaying {len(turns)} turns under {len(STRATEGIES)} strategies…"):
+            try:
+                st.session_state[RESULT_KEY] = lab.replay(
+                    engine=services.engine, settings=services.settings, turns=turns
+                )
+            except ChatError as exc:
+                st.error(exc.user_message)
+
+runs: list[lab.StrategyRun] | None = st.session_state.get(RESULT_KEY)
+if runs:
+    labels = {run.strategy: STRATEGIES[run.strategy].label for run in runs}
+    st.subheader("Context tokens per turn")
+    st.line_chart(
+        pd.DataFrame({labels[run.strategy]: run.context_tokens for run in runs}).rename_axis("turn")
+    )
+
+    def percent(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    st.subheader("Totals")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "strategy": [labels[run.strategy] for run in runs],
+                "total tokens": [run.total_tokens for run in runs],
+                "mean per turn": [
+                    round(run.total_tokens / len(run.context_tokens)) for run in runs
+                ],
+                "max per turn": [max(run.context_tokens) for run in runs],
+                "probes in context": [percent(run.recall()) for run in runs],
+                "probes answered": [percent(run.recall(where="answer")) for run in runs],
+            }
+        ),
+        hide_index=True,
+    )
+    facts = sorted({fact for run in runs for fact in run.remembered})
+    if facts:
+        st.subheader("Planted facts still in context at the last turn")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    labels[run.strategy]: ["yes" if run.remembered[f] else "no" for f in facts]
+                    for run in runs
+                },
+                index=pd.Index(facts, name="fact"),
+            )
+        )
+    else:
+        st.caption("The transcript states no facts the offline model can recognise.")

@@ -1,0 +1,69 @@
+"""The memory lab: transcript validation and a replay that leaves no trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat import lab
+from chat.errors import InvalidInput
+from chat.services import Services
+from tests.support.factories import make_user
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "no turns"),
+        (b'{"user": "hi"}\nnot json\n', "Line 2 is not valid JSON"),
+        (b'["hi"]', "Line 1 must be a JSON object"),
+        (b'{"user": ""}', "Line 1 needs a non-empty text"),
+        (b'{"user": "q", "probe": {"fact": "name"}}', "Line 1: 'probe' must be null"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b" " * (lab.MAX_UPLOAD_BYTES + 1), "too large"),
+        (b'{"user": "x"}\n' * (lab.MAX_TURNS + 1), "more than"),
+    ],
+)
+def test_invalid_uploads_get_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        lab.parse_transcript(data)
+    assert message in refused.value.user_message
+
+
+def test_bundled_transcript_matches_the_shared_probe_file() -> None:
+    turns = lab.bundled_transcript()
+    assert len(turns) == 200
+    assert [t.probe.expect for t in turns if t.probe] == [
+        "March 3",
+        "Sofia",
+        "Biscuit",
+        "Rust",
+        "Porto",
+        "4200",
+    ]
+
+
+def test_replay_compares_strategies_and_keeps_nothing(services: Services) -> None:
+    alice = make_user(services)
+    data = b"\n".join(
+        [
+            b'{"user": "My name is Sofia. Tips about chess?", "probe": null}',
+            *[b'{"user": "Give me three tips about topic %d."}' % i for i in range(6)],
+            b'{"user": "What is my name?", "probe": {"fact": "name", "expect": "Sofia"}}',
+        ]
+    )
+    runs = lab.replay(
+        engine=services.engine,
+        settings=services.settings,
+        turns=lab.parse_transcript(data),
+        params={"window": {"k": 2}},
+    )
+    by_name = {run.strategy: run for run in runs}
+    assert list(by_name) == ["full", "window", "budget", "summary", "summary_buffer"]
+    assert by_name["full"].recall() == 1.0 and by_name["full"].recall(where="answer") == 1.0
+    assert by_name["window"].recall() == 0.0 and by_name["window"].remembered == {
+        "name: Sofia": False
+    }
+    assert by_name["summary"].recall(where="answer") == 1.0
+    assert by_name["full"].context_tokens == sorted(by_name["full"].context_tokens)
+    assert by_name["summary"].total_tokens < by_name["full"].total_tokens
+    assert services.conversations.list(user_id=alice.id) == []
