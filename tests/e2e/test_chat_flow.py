@@ -32,7 +32,9 @@ def test_login_chat_reload_logout(
     conversation_url = page.url
 
     page.reload()
-    expect(page.get_by_text("My name is Ada. Tell me about tea.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id("stChatMessage").first).to_contain_text(
+        "My name is Ada. Tell me about tea.", timeout=20_000
+    )
     expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
 
     send(page, "What is my name?")
