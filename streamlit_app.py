@@ -13,7 +13,7 @@ import streamlit as st
 from chat import runtime
 from chat.errors import ChatError
 from chat.settings import get_settings
-from chat.web_auth import current_account, sign_in_from_cookie
+from chat.web_auth import cookie_settled, current_account, sign_in_from_cookie
 from pages.parts.account_links import draw_account_links
 
 HOME = "home"
@@ -43,7 +43,11 @@ except ChatError as exc:
 # active page's hash into their identity, and the authenticator's cookie component must keep
 # its identity when signing in switches pages (a re-mount reports back, and the rerun that
 # report triggers can swallow the user's next click).
-if account is None:
+if account is not None:
+    st.session_state[runtime.ACCOUNT_KEY] = account
+else:
+    st.session_state.pop(runtime.ACCOUNT_KEY, None)
+if account is None or not cookie_settled():
     pages = [
         st.Page(
             "pages/login.py",
@@ -54,7 +58,6 @@ if account is None:
         )
     ]
 else:
-    st.session_state[runtime.ACCOUNT_KEY] = account
     pages = [
         st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True),
         st.Page("pages/lab.py", title="Memory lab", icon=":material/science:", url_path="lab"),
@@ -76,6 +79,6 @@ else:
         )
 
 page = st.navigation(pages, position="hidden")
-if account is not None:
+if account is not None and cookie_settled():
     draw_account_links(pages)  # after st.navigation: links resolve against this run's pages
 page.run()

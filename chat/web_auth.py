@@ -32,6 +32,7 @@ from chat.settings import Settings
 CONFIRMED_KEY = "_auth_cookie_confirmed"
 TOKEN_KEY = "_auth_cookie_token"
 LOGIN_AT_KEY = "_auth_login_at"
+SKIPPED_KEY = "_auth_cookie_skipped"
 
 
 class PostgresUsernames(dict[str, Any]):
@@ -191,10 +192,24 @@ def end_other_sessions(accounts: AccountService, account: Account) -> None:
         st.session_state.pop(key, None)
 
 
+def cookie_settled() -> bool:
+    """Whether signing in is finished: the browser has the remember-me cookie, the user chose
+    to go on without it, or there is no browser to write it to (e.g. AppTest).
+
+    Until then the login page stays up (see pages/parts/finish_sign_in.py): the cookie
+    components' reports rerun the page, and on the chat page such a rerun cut the first
+    answer short."""
+    return bool(
+        st.session_state.get(CONFIRMED_KEY)
+        or st.session_state.get(SKIPPED_KEY)
+        or not st.context.headers
+    )
+
+
 def sign_out_locally() -> None:
     for key in ("name", "username", "authentication_status", "email", "roles"):
         st.session_state[key] = None
-    for key in (CONFIRMED_KEY, TOKEN_KEY, LOGIN_AT_KEY):
+    for key in (CONFIRMED_KEY, TOKEN_KEY, LOGIN_AT_KEY, SKIPPED_KEY):
         st.session_state.pop(key, None)
     st.session_state["logout"] = True
 
@@ -231,12 +246,13 @@ def browser_has_cookie(
 
 
 def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, account: Account) -> None:
-    """Keep the remember-me cookie write on the page until the browser reports it back.
+    """Keep the remember-me cookie write on the page until the browser confirms it.
 
     The library writes the cookie from a component that a rerun can unmount before its
     iframe has run. Here the write is drawn on every run, with a stable key and token, until
-    the library's own cookie reader (rendered every run) reports the cookie: a rerun can
-    delay the write but never lose it, and once confirmed nothing more is drawn.
+    the write component reports that the browser ran it (or the cookie is seen in the
+    request or the library's reader): a rerun can delay the write but never lose it, and
+    once confirmed nothing more is drawn.
     """
     if st.session_state.get(CONFIRMED_KEY):
         return
@@ -255,4 +271,16 @@ def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, accoun
         )
     token, expires = st.session_state[TOKEN_KEY]
     manager = authenticator.cookie_controller.cookie_model.cookie_manager
-    manager.set(settings.cookie_name, token, key="auth-cookie-write", expires_at=expires)
+    # The component itself, not CookieManager.set (which drops its value): it returns True
+    # once the browser has run the write, and that value is our confirmation.
+    written = manager.cookie_manager(
+        method="set",
+        cookie=settings.cookie_name,
+        value=token,
+        options={"path": "/", "expires": expires.isoformat(), "sameSite": "strict"},
+        key="auth-cookie-write",
+        default=False,
+    )
+    if written:
+        st.session_state[CONFIRMED_KEY] = True
+        st.session_state.pop(TOKEN_KEY, None)

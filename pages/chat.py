@@ -17,7 +17,6 @@ from chat.economics import token_economics
 from chat.errors import ChatError, NotFound
 from chat.history import parse_id
 from chat.validation import displayable
-from chat.web_auth import ensure_cookie
 from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
 from pages.parts.messages import (
@@ -31,7 +30,6 @@ from pages.parts.sidebar import draw_sidebar, open_conversation
 
 services = runtime.services()
 account = runtime.account()
-ensure_cookie(runtime.authenticator(), services.settings, account)
 DRAFT_KEY = "_refused_draft"
 sidebar = partial(
     draw_sidebar, services, account, extra=partial(draw_memory_panel, services, account)

@@ -11,6 +11,7 @@ from chat import runtime
 from chat.errors import ChatError
 from chat.web_auth import client_key
 from pages.parts.cookie_ready import cookie_reader_ready
+from pages.parts.finish_sign_in import finish_sign_in
 
 services = runtime.services()
 settings = services.settings
@@ -18,6 +19,9 @@ policy = services.registration.policy()
 reset_code = st.query_params.get("reset", "")
 
 st.title("Chat")
+if st.session_state.get(runtime.ACCOUNT_KEY) and st.session_state.get("authentication_status"):
+    finish_sign_in(runtime.account())  # signed in; the remember-me cookie is on its way
+    st.stop()
 st.caption("Sign in to see your conversations.")
 if not cookie_reader_ready(runtime.authenticator()):
     st.stop()
