@@ -130,6 +130,10 @@ def test_replicas_started_together_apply_the_migrations_once(topology: Topology)
             assert answer.status == 200  # still up
         content = log.read_text(errors="replace")
         assert "start-up failed" not in content and "Traceback" not in content, content
+    # Both reached the migration step; exactly one of them ran the upgrades.
+    texts = [log.read_text(errors="replace") for log in topology.logs]
+    assert all("Context impl PostgresqlImpl" in content for content in texts)
+    assert sum("Running upgrade  -> 0001" in content for content in texts) == 1
     print(f"both replicas' first runs (migration included) done in {topology.first_runs_s:.1f}s")
 
 
