@@ -14,6 +14,7 @@ from chat.accounts import AccountService
 from chat.conversations import ConversationService
 from chat.db import database_url, make_engine, migrate, session_factory
 from chat.llm import build_model
+from chat.profile import ProfileService
 from chat.settings import Settings
 from chat.turns import ChatService
 
@@ -26,6 +27,7 @@ class Services:
     accounts: AccountService
     conversations: ConversationService
     chat: ChatService
+    profiles: ProfileService
 
 
 def build_services(
@@ -48,10 +50,11 @@ def build_services(
         engine=engine,
         sessions=sessions,
         accounts=AccountService(sessions=sessions, settings=settings),
-        conversations=ConversationService(sessions=sessions),
+        conversations=ConversationService(sessions=sessions, settings=settings),
         chat=ChatService(
             sessions=sessions,
             settings=settings,
             model_factory=model_factory or partial(build_model, settings),
         ),
+        profiles=ProfileService(sessions=sessions),
     )
