@@ -55,7 +55,8 @@ else:
     pages = [
         st.Page(
             "pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True
-        )
+        ),
+        st.Page("pages/account.py", title="Account", icon=":material/person:", url_path="account"),
     ]
 
 st.navigation(pages, position="hidden").run()

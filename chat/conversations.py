@@ -158,6 +158,11 @@ class ConversationService:
                 memory_params=merged,
             )
 
+    def available_models(self) -> builtins.list[str]:
+        """The configured models, plus the offline model (always there, needs no network)."""
+        choices = builtins.list(self.settings.model_choices)
+        return choices if "offline" in choices else [*choices, "offline"]
+
     def set_pinned(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, pinned: bool) -> None:
         with unit_of_work(self.sessions) as session:
             repository.update_conversation(
@@ -181,7 +186,7 @@ class ConversationService:
         system_prompt: str,
     ) -> None:
         """Model, temperature and system prompt (persona) used from the next turn on."""
-        if model not in self.settings.model_choices:
+        if model not in self.available_models():
             raise InvalidInput(f"The model {model!r} is not available here.")
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise InvalidInput("Temperature must be between 0 and 2.")

@@ -345,15 +345,21 @@ class ChatService:
         if not turn.needs_title or turn.setup is None or turn.user_id is None:
             return None
         turn.needs_title = False
-        return name_conversation(
-            sessions=self.sessions,
-            model=self.model_factory(turn.setup.model_name),
-            user_id=turn.user_id,
-            conversation_id=turn.conversation_id,
-            current_title=turn.setup.name_after or turn.setup.title,
-            question=turn.question,
-            answer=turn.outcome.text,
-        )
+        try:
+            return name_conversation(
+                sessions=self.sessions,
+                model=self.model_factory(turn.setup.model_name),
+                user_id=turn.user_id,
+                conversation_id=turn.conversation_id,
+                current_title=turn.setup.name_after or turn.setup.title,
+                question=turn.question,
+                answer=turn.outcome.text,
+            )
+        except ChatError:
+            raise
+        except Exception as exc:
+            log.exception("naming conversation %s failed", turn.conversation_id)
+            raise ModelError(describe_model_error(exc)) from exc
 
     def _run(
         self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup

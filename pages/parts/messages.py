@@ -9,16 +9,25 @@ from chat.errors import ChatError
 from chat.turns import Turn
 
 RETRY_KEY = "_retry"
+REGENERATE_KEY = "_regenerate"
+EDIT_KEY = "_edit"
 STATUS_NOTES = {
     "interrupted": "Answer stopped before it finished: this is what was received.",
     "pending": "Answer in progress…",
 }
 
 
-def draw_message(message: StoredMessage, *, is_last: bool) -> None:
-    """One stored message. Markdown only: raw HTML in user or model text is never rendered."""
+def draw_message(
+    message: StoredMessage, *, is_last: bool, found: bool = False, editable: bool = False
+) -> None:
+    """One stored message. Markdown only: raw HTML in user or model text is never rendered.
+
+    `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
+    (edit and resend); `found` marks the message a search result pointed at."""
     role = "user" if message.role == "human" else "assistant"
     with st.chat_message(role):
+        if found:
+            st.caption(":material/search: Search result")
         if message.content:
             st.markdown(message.content)
         if message.status in STATUS_NOTES:
@@ -27,10 +36,37 @@ def draw_message(message: StoredMessage, *, is_last: bool) -> None:
             st.error(message.meta.get("error") or "The model did not answer.")
         if role == "assistant" and message.meta.get("model"):
             st.caption(answer_caption(message))
-        if is_last and role == "assistant" and message.status in ("error", "interrupted"):
-            if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
-                st.session_state[RETRY_KEY] = str(message.id)
-                st.rerun()
+        if is_last and role == "assistant":
+            draw_answer_actions(message)
+        if editable and role == "user":
+            draw_edit_action(message)
+
+
+def draw_answer_actions(message: StoredMessage) -> None:
+    if message.status in ("error", "interrupted"):
+        if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
+            st.session_state[RETRY_KEY] = str(message.id)
+            st.rerun()
+    elif message.status == "complete" and st.button(
+        "Regenerate", icon=":material/autorenew:", key=f"regenerate-{message.id}"
+    ):
+        st.session_state[REGENERATE_KEY] = str(message.id)
+        st.rerun()
+
+
+def draw_edit_action(message: StoredMessage) -> None:
+    """Under the last question: edit it and resend (the answer is replaced)."""
+    if st.button("Edit", icon=":material/edit:", key=f"edit-{message.id}", type="tertiary"):
+        edit_dialog(message)
+
+
+@st.dialog("Edit your message")
+def edit_dialog(message: StoredMessage) -> None:
+    st.caption("The answer below it is replaced by a new one.")
+    text = st.text_area("Message", value=message.content, height=160, key="edit-text")
+    if st.button("Save and resend", type="primary", key="edit-send", icon=":material/send:"):
+        st.session_state[EDIT_KEY] = {"human_id": str(message.id), "text": text}
+        st.rerun()
 
 
 def answer_caption(message: StoredMessage) -> str:
