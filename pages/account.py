@@ -9,6 +9,7 @@ import streamlit as st
 
 from chat import runtime
 from chat.errors import ChatError
+from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 
 services = runtime.services()
 account = runtime.account()
@@ -27,9 +28,12 @@ except ChatError as exc:
 
 st.subheader("Profile")
 with st.form("profile"):
-    display_name = st.text_input("Display name", value=profile.display_name, max_chars=200)
+    display_name = st.text_input(
+        "Display name", value=profile.display_name, max_chars=200, key="profile-name"
+    )
     language = st.text_input(
         "Preferred language",
+        key="profile-language",
         value=profile.language,
         max_chars=40,
         placeholder="e.g. English, Français, Deutsch",
@@ -37,6 +41,7 @@ with st.form("profile"):
     )
     about = st.text_area(
         "About me",
+        key="profile-about",
         value=profile.about,
         max_chars=1000,
         help="A few words the assistant should know about you (job, interests, style).",
@@ -54,8 +59,8 @@ with st.form("profile"):
 st.subheader("Password")
 with st.form("password", clear_on_submit=True):
     st.caption("Changing your password signs you out everywhere, including here.")
-    new_password = st.text_input("New password", type="password")
-    repeat = st.text_input("Repeat new password", type="password")
+    new_password = st.text_input("New password", type="password", key="new-password")
+    repeat = st.text_input("Repeat new password", type="password", key="repeat-password")
     if st.form_submit_button("Change password"):
         if new_password != repeat:
             st.error("The two passwords differ. Type the same password twice.")
@@ -92,19 +97,20 @@ if export is not None:
         )
 
 
-@st.dialog("Delete all your conversations?")
+@st.dialog("Delete all your conversations?", on_dismiss=close_dialog)
 def delete_everything() -> None:
     st.markdown(
         "Every conversation and every message you stored is deleted. This cannot be undone. "
         "Your account stays, so you can keep chatting."
     )
-    confirm = st.text_input("Type DELETE to confirm")
+    confirm = st.text_input("Type DELETE to confirm", key="delete-all-confirm")
     if st.button("Delete everything", type="primary", disabled=confirm != "DELETE"):
         try:
             count = services.profiles.delete_all_conversations(user_id=account.id)
         except ChatError as exc:
             st.error(exc.user_message)
         else:
+            close_dialog()
             st.session_state.pop("_export", None)
             st.session_state["_deleted"] = count
             st.rerun()
@@ -116,4 +122,6 @@ deleted = st.session_state.pop("_deleted", None)
 if deleted is not None:
     st.success(f"Deleted {deleted} conversation{'s' if deleted != 1 else ''}.")
 if st.button("Delete all my conversations…", icon=":material/delete_forever:"):
+    request_dialog("delete-all")
+if open_dialog("delete-all"):
     delete_everything()

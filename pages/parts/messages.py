@@ -7,6 +7,7 @@ import streamlit as st
 from chat.conversations import StoredMessage
 from chat.errors import ChatError
 from chat.turns import Turn
+from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 
 RETRY_KEY = "_retry"
 REGENERATE_KEY = "_regenerate"
@@ -57,15 +58,20 @@ def draw_answer_actions(message: StoredMessage) -> None:
 def draw_edit_action(message: StoredMessage) -> None:
     """Under the last question: edit it and resend (the answer is replaced)."""
     if st.button("Edit", icon=":material/edit:", key=f"edit-{message.id}", type="tertiary"):
-        edit_dialog(message)
+        request_dialog("edit", id=str(message.id), text=message.content)
+        st.rerun()
+    if request := open_dialog("edit"):
+        if request["id"] == str(message.id):
+            edit_dialog(request["id"], request["text"])
 
 
-@st.dialog("Edit your message")
-def edit_dialog(message: StoredMessage) -> None:
+@st.dialog("Edit your message", on_dismiss=close_dialog)
+def edit_dialog(message_id: str, content: str) -> None:
     st.caption("The answer below it is replaced by a new one.")
-    text = st.text_area("Message", value=message.content, height=160, key="edit-text")
+    text = st.text_area("Message", value=content, height=160, key="edit-text")
     if st.button("Save and resend", type="primary", key="edit-send", icon=":material/send:"):
-        st.session_state[EDIT_KEY] = {"human_id": str(message.id), "text": text}
+        close_dialog()
+        st.session_state[EDIT_KEY] = {"human_id": message_id, "text": text}
         st.rerun()
 
 

@@ -17,7 +17,7 @@ from chat.errors import ChatError
 from chat.llm import model_label
 from chat.repository import ConversationSummary
 from chat.services import Services
-from pages.parts.dialogs import delete_dialog, rename_dialog
+from pages.parts.dialogs import draw_conversation_dialogs, request_dialog
 from pages.parts.search import draw_search
 
 PAGE_SIZE = 30
@@ -73,6 +73,7 @@ def draw_sidebar(
         runtime.authenticator().logout(
             "Log out", location="sidebar", key="logout-button", callback=revoke_on_logout
         )
+    draw_conversation_dialogs(services, account)
 
 
 def draw_conversation_list(services: Services, account: Account, current: uuid.UUID | None) -> None:
@@ -127,6 +128,8 @@ def draw_row(
             else:
                 st.rerun()
         if st.button("Rename", key=f"rename-{item.id}", icon=":material/edit:"):
-            rename_dialog(services, account, item.id, item.title)
+            request_dialog("rename", id=str(item.id), title=item.title)
+            st.rerun()
         if st.button("Delete", key=f"delete-{item.id}", icon=":material/delete:"):
-            delete_dialog(services, account, item.id, item.title)
+            request_dialog("delete", id=str(item.id), title=item.title)
+            st.rerun()
