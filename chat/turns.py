@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -73,7 +73,7 @@ class Turn:
     conversation_id: uuid.UUID
     human_id: uuid.UUID
     reply_id: uuid.UUID
-    _chunks: Iterator[str]
+    _chunks: Generator[str, None, None]
     outcome: TurnOutcome
     # Set when this was the first exchange and a model should name the conversation
     # (ChatService.name_conversation, called once the answer has streamed).
@@ -82,8 +82,12 @@ class Turn:
     setup: TurnSetup | None = None
     question: str = ""
 
-    def stream(self) -> Iterator[str]:
+    def stream(self) -> Generator[str, None, None]:
         return self._chunks
+
+
+def _no_chunks() -> Generator[str, None, None]:
+    yield from ()
 
 
 @dataclass
@@ -331,7 +335,7 @@ class ChatService:
             conversation_id=conversation_id,
             human_id=uuid.UUID(human.id),
             reply_id=reply_id,
-            _chunks=iter(()),
+            _chunks=_no_chunks(),
             outcome=outcome,
         )
         turn._chunks = self._run(turn=turn, user_id=user_id, human=human, setup=setup)
@@ -363,7 +367,7 @@ class ChatService:
 
     def _run(
         self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         outcome = turn.outcome
         recorder = ContextRecorder()
         config = {

@@ -87,7 +87,7 @@ if view is None:
     st.title("New chat")
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 else:
-    title_column, settings_column = st.columns([6, 1], vertical_alignment="bottom")
+    title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
     title_column.title(view.title)
     with settings_column:
         draw_conversation_settings(services, account, view)

@@ -90,8 +90,14 @@ def answer_caption(message: StoredMessage) -> str:
 
 def stream_answer(turn: Turn) -> None:
     """Stream the answer into the page; a failure becomes a plain sentence."""
+    chunks = turn.stream()
     with st.chat_message("assistant"):
         try:
-            st.write_stream(turn.stream())
+            st.write_stream(chunks)
         except ChatError as exc:
             st.error(exc.user_message)
+        finally:
+            # The stop button ends the script run with an exception that leaves the
+            # generator suspended (its frame is kept by the traceback): close it now, so the
+            # turn is settled as interrupted at once, not whenever the GC gets to it.
+            chunks.close()
