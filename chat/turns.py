@@ -82,8 +82,19 @@ class Turn:
     setup: TurnSetup | None = None
     question: str = ""
 
+    _abandon: Callable[[], None] | None = None
+
     def stream(self) -> Generator[str, None, None]:
         return self._chunks
+
+    def close(self) -> None:
+        """End the turn now, whatever state the stream is in. A started stream settles
+        itself as interrupted when closed; one that never started (the user pressed stop
+        before the first token) runs no code at all, so it is settled here."""
+        self._chunks.close()
+        if self.outcome.status == "pending" and self._abandon is not None:
+            self.outcome.status = "interrupted"
+            self._abandon()
 
 
 def _no_chunks() -> Generator[str, None, None]:
@@ -339,6 +350,13 @@ class ChatService:
             outcome=outcome,
         )
         turn._chunks = self._run(turn=turn, user_id=user_id, human=human, setup=setup)
+        turn._abandon = lambda: self._finish(
+            turn=turn,
+            user_id=user_id,
+            model_name=setup.model_name,
+            strategy_name=setup.strategy_name,
+            sent=[],
+        )
         turn.user_id, turn.setup, turn.question = user_id, setup, human.text
         return turn
 

@@ -97,7 +97,7 @@ def stream_answer(turn: Turn) -> None:
         except ChatError as exc:
             st.error(exc.user_message)
         finally:
-            # The stop button ends the script run with an exception that leaves the
-            # generator suspended (its frame is kept by the traceback): close it now, so the
-            # turn is settled as interrupted at once, not whenever the GC gets to it.
-            chunks.close()
+            # The stop button ends the script run with an exception that leaves the stream
+            # suspended (or never started): close the turn now, so it is settled as
+            # interrupted at once, not whenever the GC gets to it (or never).
+            turn.close()

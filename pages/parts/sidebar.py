@@ -113,7 +113,12 @@ def draw_row(
             on_click=open_conversation,
             args=(item.id,),
         )
-    with menu_column, st.popover("", icon=":material/more_vert:", help="Rename, pin, delete"):
+    with (
+        menu_column,
+        st.popover(
+            "", icon=":material/more_vert:", help="Rename, pin, delete", key=f"menu-{item.id}"
+        ),
+    ):
         if st.button(
             "Unpin" if item.pinned else "Pin",
             key=f"pin-{item.id}",

@@ -173,3 +173,20 @@ def test_temperature_and_profile_reach_the_model(
     system = request["messages"][0]["content"]
     assert system.startswith("You are a pirate.")
     assert "Alice Liddell" in system and "answer in French" in system and "I like cats." in system
+
+
+def test_stop_before_the_first_token_settles_the_turn(services: Services) -> None:
+    """The stop button can end the run before the stream ever started: nothing stays
+    pending (which would read as "answer in progress" for ten minutes)."""
+    alice = make_user(services)
+    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    turn.close()
+    assert rows(services, alice.id, turn.conversation_id) == [
+        (1, "human", "complete", "Tell me about tea."),
+        (2, "ai", "interrupted", ""),
+    ]
+    turn.close()  # idempotent
+    retry = services.chat.retry(
+        user_id=alice.id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
+    )
+    assert "".join(retry.stream())

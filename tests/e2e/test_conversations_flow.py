@@ -48,17 +48,23 @@ def sign_in(page: Page, app_url: str, username: str) -> None:
 
 
 def answer_done(page: Page, text: str) -> None:
-    expect(page.get_by_test_id("stChatMessage").last).to_contain_text(text, timeout=20_000)
+    expect(page.get_by_test_id("stChatMessage").last).to_contain_text(text, timeout=45_000)
     expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
     wait_idle(page)
 
 
 def menu(page: Page, title: str) -> None:
-    """Open the ⋮ popover of the conversation row called `title`."""
-    title_button = page.get_by_test_id("stSidebar").get_by_role("button", name=title, exact=True)
-    row = title_button.locator("xpath=ancestor::div[@data-testid='stHorizontalBlock'][1]")
+    """Open the ⋮ popover of the conversation row called `title` (keyed by its id)."""
     wait_idle(page)
-    row.get_by_test_id("stPopoverButton").first.click()
+    title_button = (
+        page.get_by_test_id("stSidebar")
+        .locator("[class*='st-key-conv-']")
+        .filter(has=page.get_by_role("button", name=title, exact=True))
+    )
+    match = re.search(r"st-key-conv-([0-9a-f-]{36})", title_button.get_attribute("class") or "")
+    assert match, f"no sidebar row called {title!r}"
+    page.locator(f".st-key-menu-{match.group(1)}").get_by_role("button").first.click()
+    expect(page.get_by_role("button", name="Rename")).to_be_visible(timeout=15_000)
 
 
 def test_sidebar_new_rename_pin_search_delete(
@@ -71,13 +77,17 @@ def test_sidebar_new_rename_pin_search_delete(
     expect(sidebar.get_by_role("button", name="Chess openings")).to_be_visible()
 
     page.get_by_role("button", name="New chat").click()
+    expect(page.get_by_role("heading", name="New chat")).to_be_visible(timeout=15_000)
+    expect(page).not_to_have_url(re.compile(r"\?c="))
     wait_idle(page)
     send(page, "How do I brew oolong tea?")
     answer_done(page, "oolong")
 
     menu(page, "Chess openings")
     page.get_by_role("button", name="Rename").click()
-    dialog = page.get_by_role("dialog")
+    dialog = page.get_by_role("dialog").filter(has_text="Rename conversation")
+    expect(dialog).to_be_visible(timeout=15_000)
+    wait_idle(page)
     dialog.get_by_label("Title").fill("Chess plans")
     dialog.get_by_role("button", name="Save").click()
     expect(sidebar.get_by_role("button", name="Chess plans")).to_be_visible(timeout=15_000)
@@ -106,7 +116,10 @@ def test_sidebar_new_rename_pin_search_delete(
 
     menu(page, "Chess plans")
     page.get_by_role("button", name="Delete").click()
-    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog").filter(has_text="cannot be undone")
+    expect(confirm).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    confirm.get_by_role("button", name="Delete").click()
     wait_idle(page)
     expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0, timeout=15_000)
     page.reload()
@@ -139,8 +152,9 @@ def test_stop_regenerate_and_edit(
     # stop while streaming: the partial answer is kept and marked
     send(page, "Tell me a very long story about " + "tea and chess " * 40)
     # the offline model streams a word per 0.1 s here (app_url below): time to press stop
-    expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=20_000)
-    page.get_by_test_id("stChatInputStopButton").click()
+    stop = page.get_by_test_id("stChatInputStopButton")
+    expect(stop).to_be_visible(timeout=20_000)
+    stop.click()
     # The stopped run draws nothing more; the stored row carries the mark once the turn
     # service has settled it (a moment after the click): reload until it shows.
     marked = page.get_by_text("Answer stopped before it finished", exact=False)
