@@ -67,6 +67,7 @@ else:
             icon=":material/devices:",
             url_path="sessions",
         ),
+        st.Page("pages/account.py", title="Account", icon=":material/person:", url_path="account"),
     ]
     if account.role == "admin":  # not even listed for others: /admin is unknown to them
         pages.append(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.db import unit_of_work
-from chat.errors import InvalidInput
+from chat.errors import InvalidInput, NotFound
 from chat.memory import STRATEGIES
-from chat.repository import ConversationSummary
+from chat.repository import ConversationSummary, SearchHit
+from chat.settings import Settings
 from chat.validation import validate_title
 
 # How long a pending answer may look "in progress" before it is shown as interrupted.
@@ -43,6 +45,8 @@ class ConversationView:
     memory_params: dict[str, Any]
     messages: list[StoredMessage] = field(default_factory=list)
     earlier: int = 0  # stored messages before the first one shown
+    temperature: float | None = None
+    pinned: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,26 +61,49 @@ class SummaryState:
 
 
 class ConversationService:
-    def __init__(self, *, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.sessions = sessions
+        self.settings = settings
 
     def list(
-        self, *, user_id: uuid.UUID, limit: int = 50, offset: int = 0
+        self,
+        *,
+        user_id: uuid.UUID,
+        limit: int = 50,
+        offset: int = 0,
+        after: ConversationSummary | None = None,
     ) -> list[ConversationSummary]:
+        """Pinned first, then most recent; `after` is the last row of the previous page."""
         with unit_of_work(self.sessions) as session:
             return repository.list_conversations(
-                session=session, user_id=user_id, limit=limit, offset=offset
+                session=session, user_id=user_id, limit=limit, offset=offset, after=after
             )
 
     def open(
-        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int = 200
+        self,
+        *,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        limit: int = 200,
+        at_message: uuid.UUID | None = None,
     ) -> ConversationView:
-        """The conversation with its most recent `limit` messages and their context logs.
+        """The conversation with its most recent `limit` messages and their context logs,
+        extended back to `at_message` (a search result) when it is older than that.
         NotFound when it is not this user's."""
         with unit_of_work(self.sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
             )
+            if at_message is not None:
+                target = repository.get_message(
+                    session=session, user_id=user_id, message_id=at_message
+                )
+                if target.conversation_id != conversation_id:
+                    raise NotFound("message not found")
+                total = repository.count_messages(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
+                limit = max(limit, total - target.position + 1)
             rows = repository.recent_messages(
                 session=session, user_id=user_id, conversation_id=conversation_id, limit=limit
             )
@@ -108,6 +135,8 @@ class ConversationService:
                 memory_params=dict(conversation.memory_params or {}),
                 messages=messages,
                 earlier=(rows[0].position - 1) if rows else 0,
+                temperature=conversation.temperature,
+                pinned=conversation.pinned,
             )
 
     def rename(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, title: str) -> None:
@@ -163,3 +192,90 @@ class ConversationService:
                 token_count=row.token_count,
                 status=row.status,
             )
+
+    def available_models(self) -> builtins.list[str]:
+        """The configured models, plus the offline model (always there, needs no network)."""
+        choices = builtins.list(self.settings.model_choices)
+        return choices if "offline" in choices else [*choices, "offline"]
+
+    def set_pinned(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, pinned: bool) -> None:
+        with unit_of_work(self.sessions) as session:
+            repository.update_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id, pinned=pinned
+            )
+
+    def delete(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Delete the conversation and everything stored with it. NotFound if not the user's."""
+        with unit_of_work(self.sessions) as session:
+            repository.delete_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            )
+
+    def configure(
+        self,
+        *,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        model: str,
+        temperature: float | None,
+        system_prompt: str,
+    ) -> None:
+        """Model, temperature and system prompt (persona) used from the next turn on."""
+        if model not in self.available_models():
+            raise InvalidInput(f"The model {model!r} is not available here.")
+        if temperature is not None and not 0.0 <= temperature <= 2.0:
+            raise InvalidInput("Temperature must be between 0 and 2.")
+        if len(system_prompt) > MAX_SYSTEM_PROMPT_CHARS:
+            raise InvalidInput(
+                f"The system prompt can be at most {MAX_SYSTEM_PROMPT_CHARS:,} characters."
+            )
+        if "\x00" in system_prompt:
+            raise InvalidInput("The system prompt cannot contain a NUL character (\\0).")
+        with unit_of_work(self.sessions) as session:
+            repository.update_conversation(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                model=model,
+                temperature=temperature,
+                system_prompt=system_prompt,
+            )
+
+    def search(
+        self, *, user_id: uuid.UUID, query: str, limit: int = 20
+    ) -> builtins.list[SearchHit]:
+        """The user's own titles and messages matching `query`, best first."""
+        text = " ".join((query or "").split())
+        if not text:
+            return []
+        if len(text) > MAX_QUERY_CHARS or "\x00" in text:
+            raise InvalidInput(f"Search for at most {MAX_QUERY_CHARS} characters of plain text.")
+        with unit_of_work(self.sessions) as session:
+            return repository.search(session=session, user_id=user_id, query=text, limit=limit)
+
+
+MAX_SYSTEM_PROMPT_CHARS = 4_000
+MAX_QUERY_CHARS = 200
+GROUPS = ("Pinned", "Today", "Yesterday", "Previous 7 days", "Older")
+
+
+def group_by_age(
+    items: list[ConversationSummary], *, today: date, tz: Any = None
+) -> list[tuple[str, list[ConversationSummary]]]:
+    """Sidebar sections in display order (empty ones left out). `today` and `tz` are the
+    viewer's, so "Today" means their day, not the server's."""
+    groups: dict[str, list[ConversationSummary]] = {name: [] for name in GROUPS}
+    for item in items:
+        if item.pinned:
+            groups["Pinned"].append(item)
+            continue
+        day = item.updated_at.astimezone(tz).date()
+        if day >= today:
+            groups["Today"].append(item)
+        elif day == today - timedelta(days=1):
+            groups["Yesterday"].append(item)
+        elif day > today - timedelta(days=8):
+            groups["Previous 7 days"].append(item)
+        else:
+            groups["Older"].append(item)
+    return [(name, rows) for name, rows in groups.items() if rows]

@@ -15,6 +15,7 @@ from chat.admin import AdminService, ensure_initial_admin
 from chat.conversations import ConversationService
 from chat.db import database_url, make_engine, migrate, session_factory
 from chat.llm import build_model
+from chat.profile import ProfileService
 from chat.registration import Registration
 from chat.settings import Settings
 from chat.turns import ChatService
@@ -30,6 +31,7 @@ class Services:
     chat: ChatService
     registration: Registration
     admin: AdminService
+    profiles: ProfileService
 
 
 def build_services(
@@ -55,7 +57,7 @@ def build_services(
         engine=engine,
         sessions=sessions,
         accounts=accounts,
-        conversations=ConversationService(sessions=sessions),
+        conversations=ConversationService(sessions=sessions, settings=settings),
         chat=ChatService(
             sessions=sessions,
             settings=settings,
@@ -65,4 +67,5 @@ def build_services(
         admin=AdminService(
             sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
+        profiles=ProfileService(sessions=sessions),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,7 +32,9 @@ from chat.history import history_factory
 from chat.limits import check_send_allowed
 from chat.memory import strategy_for
 from chat.offline_model import title_for
+from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
+from chat.titles import name_conversation
 from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
 from chat.validation import validate_message
 
@@ -73,12 +75,48 @@ class Turn:
     conversation_id: uuid.UUID
     human_id: uuid.UUID
     reply_id: uuid.UUID
-    _chunks: Iterator[str]
+    _chunks: Generator[str, None, None]
     outcome: TurnOutcome
     strategy_name: str = ""
+    # Set when this was the first exchange and a model should name the conversation
+    # (ChatService.name_conversation, called once the answer has streamed).
+    needs_title: bool = False
+    user_id: uuid.UUID | None = None
+    setup: TurnSetup | None = None
+    question: str = ""
 
-    def stream(self) -> Iterator[str]:
+    _abandon: Callable[[], None] | None = None
+
+    def stream(self) -> Generator[str, None, None]:
         return self._chunks
+
+    def close(self) -> None:
+        """End the turn now, whatever state the stream is in. A started stream settles
+        itself as interrupted when closed; one that never started (the user pressed stop
+        before the first token) runs no code at all, so it is settled here."""
+        self._chunks.close()
+        if self.outcome.status == "pending" and self._abandon is not None:
+            self.outcome.status = "interrupted"
+            self._abandon()
+
+
+def _no_chunks() -> Generator[str, None, None]:
+    yield from ()
+
+
+@dataclass
+class TurnSetup:
+    """What a turn runs with, read once in the unit of work that stores the question."""
+
+    model_name: str
+    temperature: float | None
+    system_prompt: str
+    strategy_name: str
+    title: str
+    name_after: str | None = None  # the current title, when this is the first exchange
+
+
+SETTLED = ("complete", "interrupted", "error")
 
 
 class ChatService:
@@ -97,12 +135,16 @@ class ChatService:
         self.get_history = history_factory(sessions)
         self._chains: dict[str, Any] = {}
 
-    def chain_for(self, model_name: str) -> Any:
-        if model_name not in self._chains:
-            self._chains[model_name] = build_chain(
-                model=self.model_factory(model_name), history_factory=self.get_history
-            )
-        return self._chains[model_name]
+    def chain_for(self, model_name: str, temperature: float | None = None) -> Any:
+        key = f"{model_name}@{temperature}"
+        if key not in self._chains:
+            model: Any = self.model_factory(model_name)
+            if temperature is not None:
+                # Bound as a call argument: ChatOpenAI sends it with the request; the
+                # offline model ignores it.
+                model = model.bind(temperature=temperature)
+            self._chains[key] = build_chain(model=model, history_factory=self.get_history)
+        return self._chains[key]
 
     # --- conversations -------------------------------------------------------------
 
@@ -144,12 +186,8 @@ class ChatService:
                 conversation_id=conversation_id,
                 older_than=STALE_TURN_AFTER,
             )
-            conversation = repository.get_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id
-            )
-            model_name, system_prompt = conversation.model, conversation.system_prompt
-            strategy_name = conversation.memory_strategy
-            repository.add_message(
+            setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
+            human_row = repository.add_message(
                 session=session,
                 user_id=user_id,
                 conversation_id=conversation_id,
@@ -168,22 +206,72 @@ class ChatService:
                 token_count=0,
                 status="pending",
                 message_id=reply_id,
-                meta={"model": model_name},
+                meta={"model": setup.model_name},
             )
+            if human_row.position == 1:
+                setup.name_after = setup.title
         return self._start(
             user_id=user_id,
             conversation_id=conversation_id,
             human=HumanMessage(text, id=str(human_id)),
             reply_id=reply_id,
-            model_name=model_name,
-            system_prompt=system_prompt or self.settings.default_system_prompt,
-            strategy_name=strategy_name,
+            setup=setup,
         )
 
     def retry(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> Turn:
         """Answer the last question again, reusing both rows: a retry never duplicates."""
+        return self._restart(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            statuses=("error", "interrupted"),
+            refusal="Only the last answer can be retried, once it has stopped.",
+        )
+
+    def regenerate(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, reply_id: uuid.UUID
+    ) -> Turn:
+        """A new answer to the last question in place of the last answer (same rows: the
+        old answer is gone from the history the next turn reads)."""
+        return self._restart(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            reply_id=reply_id,
+            statuses=SETTLED,
+            refusal="Only the last answer can be regenerated, once it has finished.",
+        )
+
+    def edit_last(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, human_id: uuid.UUID, text: str
+    ) -> Turn:
+        """Replace the last question's text and answer it again, in the same two rows."""
+        text = validate_message(text, max_chars=self.settings.max_message_chars)
+        return self._restart(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            human_id=human_id,
+            new_text=text,
+            statuses=SETTLED,
+            refusal="Only your last message can be edited, once its answer has finished.",
+        )
+
+    def _restart(
+        self,
+        *,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        statuses: tuple[str, ...],
+        refusal: str,
+        reply_id: uuid.UUID | None = None,
+        human_id: uuid.UUID | None = None,
+        new_text: str | None = None,
+    ) -> Turn:
+        """Reset the last exchange (question, answer) to pending and run it again.
+
+        The conversation row is locked, so two tabs cannot restart the same exchange twice;
+        the rows keep their ids and positions, so nothing is duplicated or orphaned."""
         with unit_of_work(self.sessions) as session:
-            conversation = repository.get_conversation(
+            repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id, lock=True
             )
             last_two = repository.recent_messages(
@@ -191,14 +279,22 @@ class ChatService:
             )
             if (
                 len(last_two) != 2
-                or last_two[1].id != reply_id
                 or last_two[0].role != "human"
-                or last_two[1].status not in ("error", "interrupted")
+                or last_two[1].role != "ai"
+                or last_two[1].status not in statuses
+                or (reply_id is not None and last_two[1].id != reply_id)
+                or (human_id is not None and last_two[0].id != human_id)
             ):
-                raise InvalidInput("Only the last answer can be retried, once it has stopped.")
+                raise InvalidInput(refusal)
             human_row, reply_row = last_two
+            text = human_row.content if new_text is None else new_text
             repository.finish_message(
-                session=session, user_id=user_id, message_id=human_row.id, status="pending"
+                session=session,
+                user_id=user_id,
+                message_id=human_row.id,
+                status="pending",
+                content=text,
+                token_count=count_text_tokens(text),
             )
             repository.finish_message(
                 session=session,
@@ -208,17 +304,35 @@ class ChatService:
                 content="",
                 token_count=0,
             )
-            model_name, system_prompt = conversation.model, conversation.system_prompt
-            strategy_name = conversation.memory_strategy
-            human = HumanMessage(human_row.content, id=str(human_row.id))
+            setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
+            human = HumanMessage(text, id=str(human_row.id))
+            answer_id = reply_row.id
         return self._start(
             user_id=user_id,
             conversation_id=conversation_id,
             human=human,
-            reply_id=reply_id,
-            model_name=model_name,
-            system_prompt=system_prompt or self.settings.default_system_prompt,
-            strategy_name=strategy_name,
+            reply_id=answer_id,
+            setup=setup,
+        )
+
+    def _setup(
+        self, session: Session, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> TurnSetup:
+        """What this turn runs with: the conversation's settings and the user's profile."""
+        conversation = repository.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )
+        user = repository.get_user(session=session, user_id=user_id)
+        # Only a profile the user filled in on the account page personalises the prompt.
+        profile = Profile.of(user.display_name, user.profile) if user and user.profile else None
+        return TurnSetup(
+            model_name=conversation.model,
+            temperature=conversation.temperature,
+            system_prompt=personalised_prompt(
+                conversation.system_prompt or self.settings.default_system_prompt, profile
+            ),
+            strategy_name=conversation.memory_strategy,
+            title=conversation.title,
         )
 
     def _start(
@@ -228,9 +342,7 @@ class ChatService:
         conversation_id: uuid.UUID,
         human: HumanMessage,
         reply_id: uuid.UUID,
-        model_name: str,
-        system_prompt: str,
-        strategy_name: str,
+        setup: TurnSetup,
     ) -> Turn:
         outcome = TurnOutcome()
         assert human.id is not None
@@ -238,30 +350,47 @@ class ChatService:
             conversation_id=conversation_id,
             human_id=uuid.UUID(human.id),
             reply_id=reply_id,
-            _chunks=iter(()),
+            _chunks=_no_chunks(),
             outcome=outcome,
-            strategy_name=strategy_name,
+            strategy_name=setup.strategy_name,
         )
-        turn._chunks = self._run(
+        turn._chunks = self._run(turn=turn, user_id=user_id, human=human, setup=setup)
+        turn._abandon = lambda: self._finish(
             turn=turn,
             user_id=user_id,
-            human=human,
-            model_name=model_name,
-            system_prompt=system_prompt,
-            strategy_name=strategy_name,
+            model_name=setup.model_name,
+            strategy_name=setup.strategy_name,
+            sent=[],
         )
+        turn.user_id, turn.setup, turn.question = user_id, setup, human.text
         return turn
 
+    def name_conversation(self, turn: Turn) -> str | None:
+        """After a new conversation's first answer: the model's title for it (stored), or
+        None when there is nothing to do (offline: the heuristic title is final).
+        Call it once the answer has streamed; it never runs before."""
+        if not turn.needs_title or turn.setup is None or turn.user_id is None:
+            return None
+        turn.needs_title = False
+        try:
+            return name_conversation(
+                sessions=self.sessions,
+                model=self.model_factory(turn.setup.model_name),
+                user_id=turn.user_id,
+                conversation_id=turn.conversation_id,
+                current_title=turn.setup.name_after or turn.setup.title,
+                question=turn.question,
+                answer=turn.outcome.text,
+            )
+        except ChatError:
+            raise
+        except Exception as exc:
+            log.exception("naming conversation %s failed", turn.conversation_id)
+            raise ModelError(describe_model_error(exc)) from exc
+
     def _run(
-        self,
-        *,
-        turn: Turn,
-        user_id: uuid.UUID,
-        human: HumanMessage,
-        model_name: str,
-        system_prompt: str,
-        strategy_name: str,
-    ) -> Iterator[str]:
+        self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup
+    ) -> Generator[str, None, None]:
         outcome = turn.outcome
         recorder = ContextRecorder()
         config = {
@@ -271,8 +400,8 @@ class ChatService:
         }
         parts: list[str] = []
         started = time.perf_counter()
-        stream = self.chain_for(model_name).stream(
-            {"input": [human], "system_prompt": system_prompt}, config=config
+        stream = self.chain_for(setup.model_name, setup.temperature).stream(
+            {"input": [human], "system_prompt": setup.system_prompt}, config=config
         )
         try:
             for chunk in stream:
@@ -301,9 +430,15 @@ class ChatService:
             self._finish(
                 turn=turn,
                 user_id=user_id,
-                model_name=model_name,
-                strategy_name=strategy_name,
+                model_name=setup.model_name,
+                strategy_name=setup.strategy_name,
                 sent=recorder.sent,
+            )
+            turn.needs_title = (
+                setup.name_after is not None
+                and outcome.status == "complete"
+                and not self.settings.offline
+                and setup.model_name != "offline"
             )
         if outcome.status == "error":
             raise ModelError(outcome.error)

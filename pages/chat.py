@@ -1,7 +1,8 @@
 """Chat page: sidebar of conversations, the selected conversation, a streamed answer.
 
-The selected conversation lives in the URL (?c=<id>) so reload and deep links open it.
-This file only draws: every read and write is one call into chat/.
+The selected conversation lives in the URL (?c=<id>, and ?m=<message id> for a search
+result) so reload and deep links open it. This file only draws: every read and write is one
+call into chat/.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from chat.conversations import ConversationView
 from chat.economics import token_economics
 from chat.errors import ChatError, NotFound
 from chat.history import parse_id
+from chat.turns import Turn
 from chat.validation import displayable
+from pages.parts.conversation_settings import draw_conversation_settings
 from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
 from pages.parts.messages import (
+    EDIT_KEY,
     MEMORY_NOTICE_KEY,
+    REGENERATE_KEY,
     RETRY_KEY,
     draw_message,
     stream_answer,
@@ -31,26 +36,51 @@ from pages.parts.sidebar import draw_sidebar, open_conversation
 services = runtime.services()
 account = runtime.account()
 DRAFT_KEY = "_refused_draft"
+SHOWN_PREFIX = "_shown-"
+RECENT = 50  # messages shown at first; "Show earlier" adds as many again
 sidebar = partial(
     draw_sidebar, services, account, extra=partial(draw_memory_panel, services, account)
 )
 
 
-def selected_conversation() -> uuid.UUID | None:
-    raw = st.query_params.get("c")
+def url_id(name: str, what: str) -> uuid.UUID | None:
+    raw = st.query_params.get(name)
     if not raw:
         return None
     try:
-        return parse_id(raw, what="conversation")
+        return parse_id(raw, what=what)
     except NotFound:
         return uuid.UUID(int=0)  # malformed: shown as "not found" like any foreign id
 
 
-current = selected_conversation()
+def after_answer(turn: Turn) -> None:
+    """The answer is on screen and stored; now name a new conversation, then reload."""
+    if turn.needs_title:
+        with st.spinner("Naming this conversation…"):
+            try:
+                services.chat.name_conversation(turn)
+            except ChatError as exc:  # cosmetic: the first title stays
+                st.toast(f"The conversation keeps its first title. {exc.user_message}")
+    open_conversation(turn.conversation_id)
+    st.rerun()
+
+
+retry_id = st.session_state.pop(RETRY_KEY, None)
+regenerate_id = st.session_state.pop(REGENERATE_KEY, None)
+edit = st.session_state.pop(EDIT_KEY, None)
+# What is about to be answered again is not drawn twice: the old answer (retry, regenerate)
+# or the whole last exchange (edit) is replaced by the new stream below.
+replaced = 2 if edit else 1 if (retry_id or regenerate_id) else 0
+
+current = url_id("c", "conversation")
+found = url_id("m", "message")
+shown = int(st.session_state.get(f"{SHOWN_PREFIX}{current}", RECENT))
 view: ConversationView | None = None
 if current is not None:
     try:
-        view = services.conversations.open(user_id=account.id, conversation_id=current)
+        view = services.conversations.open(
+            user_id=account.id, conversation_id=current, limit=shown, at_message=found
+        )
     except NotFound:
         sidebar(None, None)
         st.error("Conversation not found.")
@@ -67,7 +97,10 @@ if view is None:
     st.title("New chat")
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 else:
-    st.title(view.title)
+    title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
+    title_column.title(view.title)
+    with settings_column:
+        draw_conversation_settings(services, account, view)
     try:
         draw_economics(
             token_economics(
@@ -79,10 +112,24 @@ else:
         )
     except ChatError as exc:
         st.error(exc.user_message)
-    if view.earlier:
-        st.caption(f"{view.earlier} earlier messages are not shown.")
-    for index, message in enumerate(view.messages):
-        draw_message(message, is_last=index == len(view.messages) - 1)
+    if not view.messages:
+        st.caption("No messages yet. Type below to start.")
+    if view.earlier and st.button(
+        f"Show earlier messages ({view.earlier} not shown)",
+        icon=":material/expand_less:",
+        key="show-earlier",
+    ):
+        st.session_state[f"{SHOWN_PREFIX}{current}"] = len(view.messages) + RECENT
+        st.rerun()
+    last = len(view.messages) - 1
+    last_answer_settled = bool(view.messages) and view.messages[-1].status != "pending"
+    for index, message in enumerate(view.messages[: len(view.messages) - replaced]):
+        draw_message(
+            message,
+            is_last=index == last,
+            found=message.id == found,
+            editable=index == last - 1 and message.role == "human" and last_answer_settled,
+        )
 
 memory_notice = st.session_state.pop(MEMORY_NOTICE_KEY, None)
 if memory_notice:
@@ -94,19 +141,35 @@ if refused:
     with st.expander("Your text was not sent. Copy it from here", expanded=False):
         st.code(displayable(refused["text"]), language=None)
 
-retry_id = st.session_state.pop(RETRY_KEY, None)
 prompt = st.chat_input("Message", key="chat-input", submit_mode="stop")
-if retry_id and view is not None:
+if view is not None and (retry_id or regenerate_id or edit):
     try:
-        turn = services.chat.retry(
-            user_id=account.id, conversation_id=view.id, reply_id=uuid.UUID(retry_id)
-        )
+        if edit:
+            turn = services.chat.edit_last(
+                user_id=account.id,
+                conversation_id=view.id,
+                human_id=uuid.UUID(edit["human_id"]),
+                text=edit["text"],
+            )
+        else:
+            restart = services.chat.retry if retry_id else services.chat.regenerate
+            turn = restart(
+                user_id=account.id,
+                conversation_id=view.id,
+                reply_id=uuid.UUID(retry_id or regenerate_id),
+            )
     except ChatError as exc:
         st.error(exc.user_message)
+        if edit:  # nothing lost: the edited text is offered back
+            with st.expander("Your edited text was not sent. Copy it from here"):
+                st.code(displayable(edit["text"]), language=None)
     else:
+        if edit:
+            with st.chat_message("user"):
+                st.markdown(edit["text"])
         stream_answer(turn)
         update_memory(services, turn, account.id)
-        st.rerun()
+        after_answer(turn)
 elif prompt:
     try:
         turn = services.chat.send(
@@ -121,4 +184,4 @@ elif prompt:
             st.markdown(prompt)
         stream_answer(turn)
         update_memory(services, turn, account.id)
-        st.rerun()
+        after_answer(turn)

@@ -11,9 +11,12 @@ from chat.errors import ChatError
 from chat.memory import STRATEGIES
 from chat.services import Services
 from chat.turns import Turn
+from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.parts.inspector import draw_inspector
 
 RETRY_KEY = "_retry"
+REGENERATE_KEY = "_regenerate"
+EDIT_KEY = "_edit"
 MEMORY_NOTICE_KEY = "_memory_notice"
 STATUS_NOTES = {
     "interrupted": "Answer stopped before it finished: this is what was received.",
@@ -21,10 +24,17 @@ STATUS_NOTES = {
 }
 
 
-def draw_message(message: StoredMessage, *, is_last: bool) -> None:
-    """One stored message. Markdown only: raw HTML in user or model text is never rendered."""
+def draw_message(
+    message: StoredMessage, *, is_last: bool, found: bool = False, editable: bool = False
+) -> None:
+    """One stored message. Markdown only: raw HTML in user or model text is never rendered.
+
+    `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
+    (edit and resend); `found` marks the message a search result pointed at."""
     role = "user" if message.role == "human" else "assistant"
     with st.chat_message(role):
+        if found:
+            st.caption(":material/search: Search result")
         if message.content:
             st.markdown(message.content)
         if message.status in STATUS_NOTES:
@@ -35,10 +45,42 @@ def draw_message(message: StoredMessage, *, is_last: bool) -> None:
             st.caption(answer_caption(message))
         if role == "assistant":
             draw_inspector(message)
-        if is_last and role == "assistant" and message.status in ("error", "interrupted"):
-            if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
-                st.session_state[RETRY_KEY] = str(message.id)
-                st.rerun()
+        if is_last and role == "assistant":
+            draw_answer_actions(message)
+        if editable and role == "user":
+            draw_edit_action(message)
+
+
+def draw_answer_actions(message: StoredMessage) -> None:
+    if message.status in ("error", "interrupted"):
+        if st.button("Retry", icon=":material/refresh:", key=f"retry-{message.id}"):
+            st.session_state[RETRY_KEY] = str(message.id)
+            st.rerun()
+    elif message.status == "complete" and st.button(
+        "Regenerate", icon=":material/autorenew:", key=f"regenerate-{message.id}"
+    ):
+        st.session_state[REGENERATE_KEY] = str(message.id)
+        st.rerun()
+
+
+def draw_edit_action(message: StoredMessage) -> None:
+    """Under the last question: edit it and resend (the answer is replaced)."""
+    if st.button("Edit", icon=":material/edit:", key=f"edit-{message.id}", type="tertiary"):
+        request_dialog("edit", id=str(message.id), text=message.content)
+        st.rerun()
+    if request := open_dialog("edit"):
+        if request["id"] == str(message.id):
+            edit_dialog(request["id"], request["text"])
+
+
+@st.dialog("Edit your message", on_dismiss=close_dialog)
+def edit_dialog(message_id: str, content: str) -> None:
+    st.caption("The answer below it is replaced by a new one.")
+    text = st.text_area("Message", value=content, height=160, key="edit-text")
+    if st.button("Save and resend", type="primary", key="edit-send", icon=":material/send:"):
+        close_dialog()
+        st.session_state[EDIT_KEY] = {"human_id": message_id, "text": text}
+        st.rerun()
 
 
 def answer_caption(message: StoredMessage) -> str:
@@ -56,11 +98,17 @@ def answer_caption(message: StoredMessage) -> str:
 
 def stream_answer(turn: Turn) -> None:
     """Stream the answer into the page; a failure becomes a plain sentence."""
+    chunks = turn.stream()
     with st.chat_message("assistant"):
         try:
-            st.write_stream(turn.stream())
+            st.write_stream(chunks)
         except ChatError as exc:
             st.error(exc.user_message)
+        finally:
+            # The stop button ends the script run with an exception that leaves the stream
+            # suspended (or never started): close the turn now, so it is settled as
+            # interrupted at once, not whenever the GC gets to it (or never).
+            turn.close()
 
 
 def update_memory(services: Services, turn: Turn, user_id: uuid.UUID) -> None:

@@ -31,6 +31,9 @@ def app_services(
     monkeypatch.setenv("DATABASE_URL", database_url.render_as_string(hide_password=False))
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("OFFLINE_TOKEN_DELAY", "0")
+    # Tests seed conversations through the real send path faster than a person types; the
+    # per-minute limit has its own tests (tests/chat/test_limits.py).
+    monkeypatch.setenv("MESSAGES_PER_MINUTE", "0")
     monkeypatch.setenv("OPENAI_API_KEY", "")
     monkeypatch.setenv("CHAT_SECRETS_FILE", str(tmp_path / "none.toml"))
     get_settings.cache_clear()

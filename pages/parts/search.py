@@ -1,0 +1,72 @@
+"""Sidebar search over the user's own titles and messages, with highlighted snippets."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+import streamlit as st
+
+from chat.accounts import Account
+from chat.errors import ChatError
+from chat.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
+from chat.services import Services
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Stored text shown literally inside Markdown (no formatting, links or HTML)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def snippet_markdown(snippet: str) -> str:
+    """The database's highlighted snippet as safe Markdown: matched words in bold."""
+    out: list[str] = []
+    for index, part in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_STOP}]", snippet)):
+        if not part:
+            continue
+        escaped = escape_markdown(part)
+        out.append(f"**{escaped}**" if index % 2 else escaped)
+    return " ".join(out)
+
+
+def draw_search(
+    services: Services,
+    account: Account,
+    open_conversation: Callable[[uuid.UUID, uuid.UUID | None], None],
+) -> bool:
+    """Draw the search box and, when it holds a query, the results. Returns whether results
+    are shown (the conversation list is hidden meanwhile)."""
+    query = st.text_input(
+        "Search",
+        key="search",
+        placeholder="Search your conversations",
+        label_visibility="collapsed",
+        max_chars=200,
+    )
+    if not query.strip():
+        return False
+    try:
+        hits = services.conversations.search(user_id=account.id, query=query)
+    except ChatError as exc:
+        st.error(exc.user_message)
+        return True
+    if not hits:
+        st.caption("No conversation matches. Try other words.")
+        return True
+    st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+    for index, hit in enumerate(hits):
+        with st.container(border=True):
+            st.button(
+                hit.title,
+                key=f"hit-{index}-{hit.conversation_id}-{hit.message_id}",
+                use_container_width=True,
+                type="tertiary",
+                on_click=open_conversation,
+                args=(hit.conversation_id, hit.message_id),
+            )
+            if hit.message_id is not None:
+                st.markdown(snippet_markdown(hit.snippet))
+    return True

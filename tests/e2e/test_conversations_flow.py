@@ -1,0 +1,176 @@
+"""Sidebar and chat-pane flows in a real browser: new, rename, pin, search, delete, paging,
+stop, regenerate, edit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.engine import URL
+
+from tests.support.app_server import running_app
+from tests.support.browser import log_in, send, wait_idle
+from tests.support.factories import PASSWORD
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def app_url(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app with a slower offline model, so a stream can be stopped by a person."""
+    data_dir = tmp_path_factory.mktemp("app-data")
+    env = {
+        "DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "DATA_DIR": str(data_dir),
+        "OFFLINE_TOKEN_DELAY": "0.1",
+        "BCRYPT_ROUNDS": "10",
+        "OPENAI_API_KEY": "",
+        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+    }
+    with running_app(env, log_path=data_dir / "app.log") as url:
+        yield url
+
+
+def sign_in(page: Page, app_url: str, username: str) -> None:
+    """log_in, pressing "Log in" again if the first click was swallowed by the cookie
+    component's rerun (a known flake of the base branch; the lead's fix is on main)."""
+    try:
+        log_in(page, app_url, username, PASSWORD)
+    except AssertionError:
+        page.get_by_test_id("stForm").filter(has_text="Log in").first.get_by_role(
+            "button", name="Log in"
+        ).click()
+        expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
+        wait_idle(page)
+
+
+def answer_done(page: Page, text: str) -> None:
+    expect(page.get_by_test_id("stChatMessage").last).to_contain_text(text, timeout=45_000)
+    expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
+    wait_idle(page)
+
+
+def menu(page: Page, title: str) -> None:
+    """Open the ⋮ popover of the conversation row called `title` (keyed by its id)."""
+    wait_idle(page)
+    title_button = (
+        page.get_by_test_id("stSidebar")
+        .locator("[class*='st-key-conv-']")
+        .filter(has=page.get_by_role("button", name=title, exact=True))
+    )
+    match = re.search(r"st-key-conv-([0-9a-f-]{36})", title_button.get_attribute("class") or "")
+    assert match, f"no sidebar row called {title!r}"
+    toggle = page.locator(f".st-key-menu-{match.group(1)}").get_by_role("button").first
+    for _ in range(3):  # a click that lands during a rerun can be swallowed: try again
+        toggle.click()
+        try:
+            expect(page.get_by_role("button", name="Rename")).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            wait_idle(page)
+    expect(page.get_by_role("button", name="Rename")).to_be_visible()
+
+
+def test_sidebar_new_rename_pin_search_delete(
+    page: Page, app_url: str, make_account: Callable[[], str]
+) -> None:
+    sign_in(page, app_url, make_account())
+    send(page, "Tell me about chess openings.")
+    answer_done(page, "chess openings")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("button", name="Chess openings")).to_be_visible()
+
+    page.get_by_role("button", name="New chat").click()
+    expect(page.get_by_role("heading", name="New chat")).to_be_visible(timeout=15_000)
+    expect(page).not_to_have_url(re.compile(r"\?c="))
+    wait_idle(page)
+    send(page, "How do I brew oolong tea?")
+    answer_done(page, "oolong")
+
+    menu(page, "Chess openings")
+    page.get_by_role("button", name="Rename").click()
+    dialog = page.get_by_role("dialog").filter(has_text="Rename conversation")
+    expect(dialog).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    dialog.get_by_label("Title").fill("Chess plans")
+    dialog.get_by_role("button", name="Save").click()
+    expect(sidebar.get_by_role("button", name="Chess plans")).to_be_visible(timeout=15_000)
+    wait_idle(page)
+
+    menu(page, "Chess plans")
+    page.get_by_role("button", name="Pin").click()
+    wait_idle(page)
+    expect(sidebar.get_by_text("Pinned")).to_be_visible(timeout=15_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "sidebar.png"), full_page=True)
+
+    search = sidebar.get_by_placeholder("Search your conversations")
+    search.fill("oolong")
+    search.press("Enter")
+    expect(sidebar.get_by_text("result", exact=False)).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0, timeout=15_000)
+    page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+    sidebar.get_by_test_id("stBaseButton-tertiary").last.click()
+    expect(page).to_have_url(re.compile(r"m=[0-9a-f-]{36}"), timeout=15_000)
+    expect(page.get_by_text("Search result")).to_be_visible(timeout=15_000)
+    search.fill("")
+    search.press("Enter")
+    wait_idle(page)
+
+    menu(page, "Chess plans")
+    page.get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog").filter(has_text="cannot be undone")
+    expect(confirm).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    confirm.get_by_role("button", name="Delete").click()
+    wait_idle(page)
+    expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0, timeout=15_000)
+    page.reload()
+    wait_idle(page)
+    expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0)
+
+
+def test_stop_regenerate_and_edit(
+    page: Page, app_url: str, make_account: Callable[[], str]
+) -> None:
+    sign_in(page, app_url, make_account())
+    send(page, "My name is Bob.")
+    answer_done(page, "Bob")
+
+    # edit the last message and resend: the answer follows the new text
+    page.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Message").fill("My name is Carol.")
+    dialog.get_by_role("button", name="Save and resend").click()
+    answer_done(page, "Carol")
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    expect(page.get_by_text("My name is Bob.")).to_have_count(0)
+
+    # regenerate: still one question and one answer
+    page.get_by_role("button", name="Regenerate").click()
+    answer_done(page, "Carol")
+    wait_idle(page)
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+
+    # stop while streaming: the partial answer is kept and marked
+    send(page, "Tell me a very long story about " + "tea and chess " * 40)
+    # the offline model streams a word per 0.1 s here (app_url below): time to press stop
+    # press stop once the answer is streaming (earlier, the question itself is not sent)
+    expect(page.get_by_test_id("stChatMessage").last).to_contain_text("Offline", timeout=20_000)
+    page.get_by_test_id("stChatInputStopButton").click()
+    # The stopped run draws nothing more; the stored row carries the mark once the turn
+    # service has settled it (a moment after the click): reload until it shows.
+    marked = page.get_by_text("Answer stopped before it finished", exact=False)
+    for _ in range(10):
+        page.reload()
+        wait_idle(page)
+        if marked.count():
+            break
+        page.wait_for_timeout(1_000)
+    expect(marked).to_be_visible()
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "stopped.png"), full_page=True)

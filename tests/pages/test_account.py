@@ -1,0 +1,86 @@
+"""The account page through AppTest: profile, password, export, delete all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from chat.services import Services
+from tests.support.factories import chat_turn, make_user
+
+
+def account_page(signed_in: Callable[..., AppTest], services: Services) -> tuple[AppTest, object]:
+    user = make_user(services)
+    app = signed_in(username=user.username)
+    app.switch_page("pages/account.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Account"
+    return app, user
+
+
+def submit(app: AppTest, label: str) -> AppTest:
+    next(b for b in app.button if b.label == label).click()
+    return app.run()
+
+
+def test_profile_is_saved_and_used_by_the_next_answer(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    app.text_input(key="profile-name").input("Ada Lovelace")
+    app.text_input(key="profile-language").input("Italiano")
+    app.text_area(key="profile-about").input("Mathematician.")
+    app = submit(app, "Save profile")
+    assert app.success and "Profile saved" in app.success[0].value
+    profile = app_services.profiles.get(user_id=user.id)  # type: ignore[attr-defined]
+    assert (profile.display_name, profile.language) == ("Ada Lovelace", "Italiano")
+
+
+def test_password_change_requires_matching_fields_and_signs_out(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    app.text_input(key="new-password").input("a brand new secret")
+    app.text_input(key="repeat-password").input("something else")
+    app = submit(app, "Change password")
+    assert "differ" in app.error[0].value
+    app.text_input(key="new-password").input("a brand new secret")
+    app.text_input(key="repeat-password").input("a brand new secret")
+    app = submit(app, "Change password")
+    assert "signed out" in app.success[0].value
+    assert app_services.accounts.authenticate(
+        username=user.username,  # type: ignore[attr-defined]
+        password="a brand new secret",
+    )
+
+
+def test_export_offers_json_and_markdown(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    chat_turn(app_services, user, "Export me")  # type: ignore[arg-type]
+    app = submit(app, "Prepare export")
+    downloads = app.get("download_button")
+    assert len(downloads) == 2  # one JSON, one Markdown for the single conversation
+    exported = app.session_state["_export"]
+    assert json.loads(exported.json_text)["conversations"][0]["messages"][0]["content"] == (
+        "Export me"
+    )
+
+
+def test_delete_everything_needs_typed_confirmation(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    chat_turn(app_services, user, "one")  # type: ignore[arg-type]
+    chat_turn(app_services, user, "two")  # type: ignore[arg-type]
+    app = submit(app, "Delete all my conversations…")
+    confirm = next(b for b in app.button if b.label == "Delete everything")
+    assert confirm.disabled
+    app.text_input(key="delete-all-confirm").input("DELETE").run()
+    app = submit(app, "Delete everything")
+    assert not app.exception
+    assert app_services.conversations.list(user_id=user.id) == []  # type: ignore[attr-defined]
+    assert "Deleted 2 conversations." in app.success[0].value
