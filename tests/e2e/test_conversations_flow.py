@@ -160,7 +160,9 @@ def test_stop_regenerate_and_edit(
     send(page, "Tell me a very long story about " + "tea and chess " * 40)
     # the offline model streams a word per 0.1 s here (app_url below): time to press stop
     # press stop once the answer is streaming (earlier, the question itself is not sent)
-    expect(page.get_by_test_id("stChatMessage").last).to_contain_text("Offline", timeout=20_000)
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(4, timeout=20_000)  # the new question and its answer
+    expect(messages.nth(3)).to_contain_text("Offline", timeout=20_000)
     page.get_by_test_id("stChatInputStopButton").click()
     # The stopped run draws nothing more; the stored row carries the mark once the turn
     # service has settled it (a moment after the click): reload until it shows.

@@ -62,14 +62,23 @@ def wait_for_cookie(page: Page, name: str = "chat_auth", timeout_s: float = 15.0
 
 
 def send(page: Page, text: str) -> None:
-    """Type into the chat input and submit, once the app has settled after a rerun."""
+    """Type into the chat input and submit, once the app has settled after a rerun.
+
+    A rerun that lands while typing can clear the box: type again until the submit button
+    is enabled, and confirm the submission by the box being emptied."""
     box = page.get_by_test_id("stChatInputTextArea")
     button = page.get_by_test_id("stChatInputSubmitButton")
     for _ in range(3):
+        wait_idle(page)
         box.fill(text)
         try:
             expect(button).to_be_enabled(timeout=3_000)
-            break
         except AssertionError:
             continue
-    box.press("Enter")
+        box.press("Enter")
+        try:
+            expect(box).to_have_value("", timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("the chat input did not take the message")
