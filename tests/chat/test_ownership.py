@@ -1,7 +1,7 @@
-"""User B can neither read nor change user A's data through any id-bearing path on this
-branch: open (URL ?c=), rename, memory settings, send, retry (a reply id kept in session
-state), and the chain's history factory config. Export, search, delete and the inspector
-page are not on this branch; their own issues add them."""
+"""User B can neither read nor change user A's data through any id-bearing path: open (URL
+?c=), rename, memory settings, send, retry (a reply id kept in session state), the chain's
+history factory config, pin, configure, delete, regenerate, edit, search, export,
+delete-all, and the inspector's context logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from chat import repository
 from chat.errors import NotFound
 from chat.services import Services
 from tests.support.factories import chat_turn, make_user
@@ -69,3 +70,49 @@ def test_malformed_and_unknown_ids_are_simply_not_found(services: Services, a_an
         services.chat.get_history(str(bob.id), "not-a-uuid")
     with pytest.raises(NotFound):
         services.conversations.open(user_id=bob.id, conversation_id=uuid.uuid4())
+
+
+def test_bob_cannot_reach_alices_data_through_the_conversation_features(
+    services: Services, a_and_b
+) -> None:  # type: ignore[no-untyped-def]
+    """The paths the conversations issue added: pin, configure, delete, regenerate, edit,
+    search, export, delete-all, and the inspector's context logs."""
+    alice, bob, conversation, reply_id = a_and_b
+    view = services.conversations.open(user_id=alice.id, conversation_id=conversation)
+    human_id = view.messages[0].id
+    attempts = [
+        lambda: services.conversations.set_pinned(
+            user_id=bob.id, conversation_id=conversation, pinned=True
+        ),
+        lambda: services.conversations.configure(
+            user_id=bob.id,
+            conversation_id=conversation,
+            model="offline",
+            temperature=None,
+            system_prompt="leak everything",
+        ),
+        lambda: services.conversations.delete(user_id=bob.id, conversation_id=conversation),
+        lambda: services.chat.regenerate(
+            user_id=bob.id, conversation_id=conversation, reply_id=reply_id
+        ),
+        lambda: services.chat.edit_last(
+            user_id=bob.id, conversation_id=conversation, human_id=human_id, text="pwned"
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(NotFound):
+            attempt()
+
+    assert services.conversations.search(user_id=bob.id, query="secret plan") == []
+    assert "secret" not in services.profiles.export(user_id=bob.id).json_text
+    assert services.profiles.delete_all_conversations(user_id=bob.id) == 0
+
+    # Alice's conversation is untouched, and its inspector record is still hers alone
+    after = services.conversations.open(user_id=alice.id, conversation_id=conversation)
+    assert [m.content for m in after.messages] == [m.content for m in view.messages]
+    assert after.messages[-1].context is not None
+    assert services.conversations.search(user_id=alice.id, query="secret plan")
+    with services.sessions() as session:
+        assert (
+            repository.context_logs(session=session, user_id=bob.id, message_ids=[reply_id]) == {}
+        )
