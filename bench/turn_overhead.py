@@ -77,17 +77,16 @@ def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUI
         conversation = repository.get_conversation(
             session=session, user_id=user_id, conversation_id=conversation_id
         )
-        for role, mid in (("human", human_id), ("ai", reply_id)):
-            repository.add_message(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                role=role,
-                content=text_in if role == "human" else "",
-                token_count=count_text_tokens(text_in) if role == "human" else 0,
-                status="pending",
-                message_id=mid,
-            )
+        repository.append_pending_turn(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            human_id=human_id,
+            reply_id=reply_id,
+            question=text_in,
+            question_tokens=count_text_tokens(text_in),
+            reply_meta={"model": "offline"},
+        )
     history = service.get_history(str(user_id), str(conversation_id))
     sent = [
         SystemMessage(conversation.system_prompt),

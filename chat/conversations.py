@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.db import unit_of_work
+from chat.economics import Economics, token_economics
 from chat.errors import InvalidInput, NotFound
+from chat.lab import LabTurn, conversation_transcript
 from chat.memory import STRATEGIES
 from chat.repository import ConversationSummary, SearchHit
 from chat.settings import Settings
@@ -240,6 +242,23 @@ class ConversationService:
                 temperature=temperature,
                 system_prompt=system_prompt,
             )
+
+    def economics(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Economics:
+        """Tokens and estimated cost per answer, priced from settings."""
+        return token_economics(
+            sessions=self.sessions,
+            prices=self.settings.model_prices,
+            user_id=user_id,
+            conversation_id=conversation_id,
+        )
+
+    def transcript(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> builtins.list[LabTurn]:
+        """The user's questions in one of their conversations, for a Memory lab replay."""
+        return conversation_transcript(
+            sessions=self.sessions, user_id=user_id, conversation_id=conversation_id
+        )
 
     def search(
         self, *, user_id: uuid.UUID, query: str, limit: int = 20

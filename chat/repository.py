@@ -426,6 +426,50 @@ def add_message(
     return message
 
 
+def append_pending_turn(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    human_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    question: str,
+    question_tokens: int,
+    reply_meta: dict[str, Any],
+) -> tuple[Message, Message]:
+    """A new turn's question and empty answer placeholder, both pending, at consecutive
+    positions: one lock, one position read, one touch (this runs on every turn)."""
+    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
+    rows = (
+        Message(
+            id=human_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            position=position,
+            role="human",
+            content=question,
+            status="pending",
+            token_count=question_tokens,
+            meta={},
+        ),
+        Message(
+            id=reply_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            position=position + 1,
+            role="ai",
+            content="",
+            status="pending",
+            token_count=0,
+            meta=reply_meta,
+        ),
+    )
+    session.add_all(rows)
+    session.flush()
+    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+    return rows
+
+
 def complete_pending_reply(
     *,
     session: Session,

@@ -187,26 +187,15 @@ class ChatService:
                 older_than=STALE_TURN_AFTER,
             )
             setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
-            human_row = repository.add_message(
+            human_row, _ = repository.append_pending_turn(
                 session=session,
                 user_id=user_id,
                 conversation_id=conversation_id,
-                role="human",
-                content=text,
-                token_count=count_text_tokens(text),
-                status="pending",
-                message_id=human_id,
-            )
-            repository.add_message(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                role="ai",
-                content="",
-                token_count=0,
-                status="pending",
-                message_id=reply_id,
-                meta={"model": setup.model_name},
+                human_id=human_id,
+                reply_id=reply_id,
+                question=text,
+                question_tokens=count_text_tokens(text),
+                reply_meta={"model": setup.model_name},
             )
             if human_row.position == 1:
                 setup.name_after = setup.title

@@ -14,7 +14,6 @@ import streamlit as st
 
 from chat import runtime
 from chat.conversations import ConversationView
-from chat.economics import token_economics
 from chat.errors import ChatError, NotFound
 from chat.history import parse_id
 from chat.turns import Turn
@@ -103,12 +102,7 @@ else:
         draw_conversation_settings(services, account, view)
     try:
         draw_economics(
-            token_economics(
-                sessions=services.sessions,
-                prices=services.settings.model_prices,
-                user_id=account.id,
-                conversation_id=view.id,
-            )
+            services.conversations.economics(user_id=account.id, conversation_id=view.id)
         )
     except ChatError as exc:
         st.error(exc.user_message)

@@ -50,9 +50,7 @@ try:
                 format_func=lambda item: item.title,
                 key="lab-conversation",
             )
-            turns = lab.conversation_transcript(
-                sessions=services.sessions, user_id=account.id, conversation_id=chosen.id
-            )
+            turns = services.conversations.transcript(user_id=account.id, conversation_id=chosen.id)
 except ChatError as exc:
     st.error(exc.user_message)
     turns = None

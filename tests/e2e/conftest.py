@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import URL
 
-from tests.support.app_server import running_app
+from tests.support.app_server import offline_app
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -18,16 +18,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def app_url(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("app-data")
-    env = {
-        "DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "DATA_DIR": str(data_dir),
-        "OFFLINE_TOKEN_DELAY": "0.01",
-        "BCRYPT_ROUNDS": "10",
-        "OPENAI_API_KEY": "",
-        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
-    }
-    with running_app(env, log_path=data_dir / "app.log") as url:
+    with offline_app(database_url, tmp_path_factory.mktemp("app-data")) as url:
         yield url
 
 

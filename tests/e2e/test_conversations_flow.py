@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.engine import URL
 
-from tests.support.app_server import running_app
+from tests.support.app_server import offline_app
 from tests.support.browser import log_in, send, wait_idle
 from tests.support.factories import PASSWORD
 
@@ -21,30 +21,12 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="module")
 def app_url(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app with a slower offline model, so a stream can be stopped by a person."""
-    data_dir = tmp_path_factory.mktemp("app-data")
-    env = {
-        "DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "DATA_DIR": str(data_dir),
-        "OFFLINE_TOKEN_DELAY": "0.1",
-        "BCRYPT_ROUNDS": "10",
-        "OPENAI_API_KEY": "",
-        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
-    }
-    with running_app(env, log_path=data_dir / "app.log") as url:
+    with offline_app(database_url, tmp_path_factory.mktemp("app-data"), token_delay=0.1) as url:
         yield url
 
 
 def sign_in(page: Page, app_url: str, username: str) -> None:
-    """log_in, pressing "Log in" again if the first click was swallowed by the cookie
-    component's rerun (a known flake of the base branch; the lead's fix is on main)."""
-    try:
-        log_in(page, app_url, username, PASSWORD)
-    except AssertionError:
-        page.get_by_test_id("stForm").filter(has_text="Log in").first.get_by_role(
-            "button", name="Log in"
-        ).click()
-        expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
-        wait_idle(page)
+    log_in(page, app_url, username, PASSWORD)
 
 
 def answer_done(page: Page, text: str) -> None:

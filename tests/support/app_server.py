@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,6 +21,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_healthy(
+    process: subprocess.Popen[bytes], base: str, *, timeout: float, what: str, see: str
+) -> None:
+    """Poll `base`/_stcore/health until it answers 200; fail loudly if the process exits
+    or the deadline passes (`see` names the log to read)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early; see {see}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not become healthy; see {see}")
+        time.sleep(0.2)
 
 
 @contextmanager
@@ -37,19 +59,7 @@ def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"app exited early; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"app did not become healthy; see {log_path}")
-                time.sleep(0.3)
+            wait_healthy(process, base, timeout=timeout, what="app", see=str(log_path))
             yield base
         finally:
             process.terminate()
@@ -57,3 +67,18 @@ def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def offline_app(database_url: URL, data_dir: Path, *, token_delay: float = 0.01) -> Iterator[str]:
+    """The real app on the session's database, offline model at `token_delay` per word."""
+    env = {
+        "DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "DATA_DIR": str(data_dir),
+        "OFFLINE_TOKEN_DELAY": str(token_delay),
+        "BCRYPT_ROUNDS": "10",
+        "OPENAI_API_KEY": "",
+        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+    }
+    with running_app(env, log_path=data_dir / "app.log") as url:
+        yield url

@@ -13,13 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.app_server import PROJECT_ROOT, free_port
+from tests.support.app_server import PROJECT_ROOT, free_port, wait_healthy
 
 NGINX_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
 UPSTREAM_SERVER = re.compile(r"^(\s*server\s+)(\S+):(\d+)(.*;)$", re.M)
@@ -99,20 +98,7 @@ def running_proxy(replicas: list[str], *, workdir: Path, timeout: float = 15.0) 
     with open(workdir / "nginx.out", "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    log = (workdir / "error.log").read_text(errors="replace")
-                    raise RuntimeError(f"nginx exited early: {log}")
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not answer; see {workdir}/error.log")
-                time.sleep(0.2)
+            wait_healthy(process, base, timeout=timeout, what="nginx", see=f"{workdir}/error.log")
             yield base
         finally:
             process.terminate()
