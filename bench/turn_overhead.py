@@ -1,12 +1,15 @@
 """The app's own cost of a turn, without the model, against conversation size.
 
 Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages, in a messages table
-holding 100,000 messages of another conversation too), times what the turn service does
-around the model: the history factory (ownership check), the strategy's view, storing the
-question and the answer placeholder, finishing both rows and writing the context log. The
-reference is langchain_community's SQLChatMessageHistory on the same data (read all
-messages, add the two new ones). Summary strategies start from a summary covering everything
-(their steady state); updating it is the summariser's (the model's) work, not timed here.
+holding 100,000 messages of another conversation too), times every database step of a turn,
+through the functions the turn service itself calls (chat/turn_store.py, chat/history.py):
+limits, the question and the answer placeholder (open_turn); the history factory's ownership
+check and the strategy's view; the chain's save of the answer (history.add_messages); the
+final word on both rows and the context log (finish_turn). Only the model and LangChain's
+plumbing are left out. Also counted: statements and commits per turn. The reference is
+langchain_community's SQLChatMessageHistory on the same data (read all messages, add the two
+new ones). Summary strategies start from a summary covering everything (their steady
+state); updating it is the summariser's (the model's) work, not timed here.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
         python bench/turn_overhead.py
@@ -14,6 +17,7 @@ messages, add the two new ones). Summary strategies start from a summary coverin
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 import uuid
@@ -21,14 +25,14 @@ import warnings
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from scratch_db import scratch_engine
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from chat import repository
 from chat.db import session_factory, unit_of_work
 from chat.memory import STRATEGIES
 from chat.settings import Settings
-from chat.tokens import count_text_tokens
-from chat.turns import ChatService, context_payload
+from chat.turn_store import finish_turn, open_turn
+from chat.turns import ChatService
 
 SIZES = (10, 1_000, 10_000, 100_000)
 OTHER = 100_000
@@ -41,10 +45,13 @@ def seed(engine: Engine, user_id: uuid.UUID, conversation_id: uuid.UUID, count: 
         connection.execute(
             text(
                 "INSERT INTO messages (id, conversation_id, user_id, position, role, content,"
-                " status, token_count, meta) SELECT gen_random_uuid(), :cid, :uid, i,"
+                " status, token_count, meta, created_at) SELECT gen_random_uuid(), :cid, :uid, i,"
                 " CASE WHEN i % 2 = 1 THEN 'human' ELSE 'ai' END,"
                 " 'Message ' || i || ': give me three tips about topic ' || i || ' please.',"
-                " 'complete', 14, '{}'::jsonb FROM generate_series(1, :n) AS i"
+                " 'complete', 14, '{}'::jsonb,"
+                # written over the past weeks, as a long conversation is (not all this minute)
+                " now() - interval '30 days' + i * interval '1 second'"
+                " FROM generate_series(1, :n) AS i"
             ),
             {"cid": conversation_id, "uid": user_id, "n": count},
         )
@@ -69,51 +76,46 @@ def seed_reference(engine: Engine, session_id: str, count: int) -> None:
 
 
 def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUID) -> float:
-    """The turn service's work around the model, through its own functions."""
+    """The database work of one turn, in the order the turn service does it."""
     text_in, text_out = "What did I say about topic 7?", "You asked for three tips on it."
-    human_id, reply_id = uuid.uuid4(), uuid.uuid4()
     started = time.perf_counter()
-    with unit_of_work(service.sessions) as session:
-        conversation = repository.get_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id
-        )
-        repository.append_pending_turn(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            human_id=human_id,
-            reply_id=reply_id,
-            question=text_in,
-            question_tokens=count_text_tokens(text_in),
-            reply_meta={"model": "offline"},
-        )
+    setup, rows = open_turn(
+        service.sessions,
+        service.settings,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        question=text_in,
+    )
     history = service.get_history(str(user_id), str(conversation_id))
-    sent = [
-        SystemMessage(conversation.system_prompt),
-        *history.messages,
-        HumanMessage(text_in, id=str(human_id)),
-    ]
-    with unit_of_work(service.sessions) as session:
-        repository.finish_message(
-            session=session, user_id=user_id, message_id=human_id, status="complete"
-        )
-        repository.finish_message(
-            session=session,
-            user_id=user_id,
-            message_id=reply_id,
-            status="complete",
-            content=text_out,
-            token_count=count_text_tokens(text_out),
-        )
-        repository.save_context_log(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            message_id=reply_id,
-            strategy=history.strategy.name,
-            payload=context_payload(sent, human_id=human_id),
-        )
+    question = HumanMessage(text_in, id=str(rows.human_id))
+    sent = [SystemMessage(setup.system_prompt), *history.messages, question]
+    history.add_messages([question, AIMessage(text_out, id=str(rows.reply_id))])
+    finish_turn(
+        service.sessions,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        rows=rows,
+        status="complete",
+        text=text_out,
+        meta={"model": "offline", "strategy": history.strategy.name},
+        sent=sent,
+    )
     return time.perf_counter() - started
+
+
+class StatementCounter:
+    """Statements and commits sent by an engine (for the per-turn counts in the table)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.statements = self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *_: object) -> None:
+        self.statements += 1
+
+    def _commit(self, *_: object) -> None:
+        self.commits += 1
 
 
 def reference_turn(engine: Engine, session_id: str) -> float:
@@ -129,8 +131,18 @@ def reference_turn(engine: Engine, session_id: str) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated")
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed turns per cell")
+    args = parser.parse_args()
+    sizes = tuple(int(size) for size in args.sizes.split(","))
     warnings.filterwarnings("ignore")
-    settings = Settings(_env_file=None, database_url="postgresql://unused", openai_api_key=None)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url="postgresql://unused",
+        openai_api_key=None,
+        messages_per_minute=1_000_000,  # the limit query runs on every turn, never refuses
+    )
     with scratch_engine() as engine:
         sessions = session_factory(engine)
         service = ChatService(sessions=sessions, settings=settings, model_factory=lambda _: None)  # type: ignore[arg-type,return-value]
@@ -151,7 +163,9 @@ def main() -> None:
         seed(engine, user_id, other_id, OTHER)
         seed_reference(engine, "other", OTHER)
         results: dict[str, dict[int, float]] = {}
-        for size in SIZES:
+        per_turn: dict[str, tuple[float, float]] = {}
+        counter = StatementCounter(engine)
+        for size in sizes:
             for name, strategy in STRATEGIES.items():
                 with unit_of_work(sessions) as session:
                     conversation = repository.create_conversation(
@@ -178,23 +192,34 @@ def main() -> None:
                         )
                 with engine.connect() as connection:
                     connection.execute(text("ANALYZE messages"))
-                runs = SLOW_RUNS if name == "full" and size >= 10_000 else RUNS
+                runs = SLOW_RUNS if name == "full" and size >= 10_000 else args.runs
                 one_turn(service, user_id, cid)  # warm-up
+                counter.statements = counter.commits = 0
                 times = [one_turn(service, user_id, cid) for _ in range(runs)]
+                per_turn[name] = (counter.statements / runs, counter.commits / runs)
                 results.setdefault(name, {})[size] = statistics.median(times) * 1000
             sid = f"ref-{size}"
             seed_reference(engine, sid, size)
             reference_turn(engine, sid)
-            runs = SLOW_RUNS if size >= 10_000 else RUNS
+            runs = SLOW_RUNS if size >= 10_000 else args.runs
             times = [reference_turn(engine, sid) for _ in range(runs)]
             results.setdefault("SQLChatMessageHistory", {})[size] = statistics.median(times) * 1000
     print(f"median ms per turn (model excluded); {OTHER:,} other messages in the table\n")
-    header = f"{'strategy':<24}" + "".join(f"{size:>12,}" for size in SIZES) + f"{'100k/10':>10}"
+    header = (
+        f"{'strategy':<24}"
+        + "".join(f"{size:>12,}" for size in sizes)
+        + f"{'last/first':>11}{'stmts':>7}{'commits':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in results.items():
-        growth = row[SIZES[-1]] / row[SIZES[0]]
-        print(f"{name:<24}" + "".join(f"{row[s]:>12.2f}" for s in SIZES) + f"{growth:>9.2f}x")
+        growth = row[sizes[-1]] / row[sizes[0]]
+        statements, commits = per_turn.get(name, (float("nan"), float("nan")))
+        print(
+            f"{name:<24}"
+            + "".join(f"{row[s]:>12.2f}" for s in sizes)
+            + f"{growth:>9.2f}x{statements:>7.1f}{commits:>9.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 `messages` is the conversation's memory-strategy view (a bounded query, never every row);
 `add_messages` is idempotent by message id, so the turn service can store the question before
 the model runs and RunnableWithMessageHistory's own save afterwards does not duplicate it.
+
+The factory checks ownership and reads the view in the same transaction: a turn pays one
+unit of work for its history, and RunnableWithMessageHistory reads `messages` right after
+calling the factory.
 """
 
 from __future__ import annotations
@@ -50,23 +54,28 @@ class PostgresChatHistory(BaseChatMessageHistory):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         strategy: MemoryStrategy,
+        view: ContextView | None = None,
     ) -> None:
         self.sessions = sessions
         self.user_id = user_id
         self.conversation_id = conversation_id
         self.strategy = strategy
         self.last_view: ContextView | None = None
+        self._prefetched = view  # read with the ownership check; served once
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        with unit_of_work(self.sessions) as session:
-            view = self.strategy.load(
-                session=session, user_id=self.user_id, conversation_id=self.conversation_id
-            )
+        view, self._prefetched = self._prefetched, None
+        if view is None:
+            with unit_of_work(self.sessions) as session:
+                view = self.strategy.load(
+                    session=session, user_id=self.user_id, conversation_id=self.conversation_id
+                )
         self.last_view = view
         return list(view.messages)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        self._prefetched = None  # the next read must see what is stored now
         with unit_of_work(self.sessions) as session:
             for message in messages:
                 self._store(session, message)
@@ -86,6 +95,10 @@ class PostgresChatHistory(BaseChatMessageHistory):
                 content=content,
                 token_count=tokens,
             ):
+                # The answer of a turn in flight: the turn service writes the same text
+                # durably a moment later (chat.turn_store.finish_turn), so this commit
+                # need not wait for the disk.
+                repository.relax_commit_durability(session=session)
                 return
         repository.add_message(
             session=session,
@@ -126,8 +139,9 @@ def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
                 session=session, user_id=uid, conversation_id=cid
             )
             strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
+            view = strategy.load(session=session, user_id=uid, conversation_id=cid)
         return PostgresChatHistory(
-            sessions=sessions, user_id=uid, conversation_id=cid, strategy=strategy
+            sessions=sessions, user_id=uid, conversation_id=cid, strategy=strategy, view=view
         )
 
     return get_session_history

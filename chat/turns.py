@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import openai
@@ -27,21 +26,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import repository
 from chat.chain import build_chain
 from chat.db import unit_of_work
-from chat.errors import ChatError, InvalidInput, ModelError, SummaryFailed
+from chat.errors import ChatError, ModelError, SummaryFailed
 from chat.history import history_factory
-from chat.limits import check_send_allowed
 from chat.memory import strategy_for
 from chat.offline_model import title_for
-from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
 from chat.titles import name_conversation
-from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
+from chat.turn_store import (
+    SETTLED,
+    TurnRows,
+    TurnSetup,
+    create_conversation,
+    finish_turn,
+    open_turn,
+    reopen_turn,
+)
 from chat.validation import validate_message
 
 log = logging.getLogger(__name__)
-
-# A turn still pending after this long belongs to a process that died mid-stream.
-STALE_TURN_AFTER = timedelta(minutes=10)
 
 
 class ContextRecorder(BaseCallbackHandler):
@@ -104,21 +106,6 @@ def _no_chunks() -> Generator[str, None, None]:
     yield from ()
 
 
-@dataclass
-class TurnSetup:
-    """What a turn runs with, read once in the unit of work that stores the question."""
-
-    model_name: str
-    temperature: float | None
-    system_prompt: str
-    strategy_name: str
-    title: str
-    name_after: str | None = None  # the current title, when this is the first exchange
-
-
-SETTLED = ("complete", "interrupted", "error")
-
-
 class ChatService:
     """Everything a chat page does, as plain functions of (user, conversation, text)."""
 
@@ -149,22 +136,8 @@ class ChatService:
     # --- conversations -------------------------------------------------------------
 
     def new_conversation(self, *, user_id: uuid.UUID, title: str = "New chat") -> uuid.UUID:
-        settings = self.settings
-        strategy = strategy_for(settings.default_memory_strategy)
-        params = dict(strategy.params)  # the strategy's defaults, editable in the sidebar
-        if strategy.name == "window":
-            params["k"] = settings.default_window_turns
         with unit_of_work(self.sessions) as session:
-            conversation = repository.create_conversation(
-                session=session,
-                user_id=user_id,
-                title=title,
-                memory_strategy=strategy.name,
-                memory_params=params,
-                model=settings.model_choices[0],
-                system_prompt=settings.default_system_prompt,
-            )
-            return conversation.id
+            return create_conversation(session, self.settings, user_id=user_id, title=title)
 
     # --- turns ---------------------------------------------------------------------
 
@@ -175,36 +148,16 @@ class ChatService:
         conversation) or DatabaseUnavailable before anything streams.
         """
         text = validate_message(text, max_chars=self.settings.max_message_chars)
-        check_send_allowed(self.sessions, self.settings, user_id=user_id)
-        if conversation_id is None:
-            conversation_id = self.new_conversation(user_id=user_id, title=title_for(text))
-        human_id, reply_id = uuid.uuid4(), uuid.uuid4()
-        with unit_of_work(self.sessions) as session:
-            repository.settle_stale_turns(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                older_than=STALE_TURN_AFTER,
-            )
-            setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
-            human_row, _ = repository.append_pending_turn(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                human_id=human_id,
-                reply_id=reply_id,
-                question=text,
-                question_tokens=count_text_tokens(text),
-                reply_meta={"model": setup.model_name},
-            )
-            if human_row.position == 1:
-                setup.name_after = setup.title
-        return self._start(
+        setup, rows = open_turn(
+            self.sessions,
+            self.settings,
             user_id=user_id,
             conversation_id=conversation_id,
-            human=HumanMessage(text, id=str(human_id)),
-            reply_id=reply_id,
-            setup=setup,
+            question=text,
+            new_title=title_for(text),
+        )
+        return self._start(
+            user_id=user_id, conversation_id=rows.conversation_id, rows=rows, setup=setup
         )
 
     def retry(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> Turn:
@@ -255,94 +208,32 @@ class ChatService:
         human_id: uuid.UUID | None = None,
         new_text: str | None = None,
     ) -> Turn:
-        """Reset the last exchange (question, answer) to pending and run it again.
-
-        The conversation row is locked, so two tabs cannot restart the same exchange twice;
-        the rows keep their ids and positions, so nothing is duplicated or orphaned."""
-        with unit_of_work(self.sessions) as session:
-            repository.get_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id, lock=True
-            )
-            last_two = repository.recent_messages(
-                session=session, user_id=user_id, conversation_id=conversation_id, limit=2
-            )
-            if (
-                len(last_two) != 2
-                or last_two[0].role != "human"
-                or last_two[1].role != "ai"
-                or last_two[1].status not in statuses
-                or (reply_id is not None and last_two[1].id != reply_id)
-                or (human_id is not None and last_two[0].id != human_id)
-            ):
-                raise InvalidInput(refusal)
-            human_row, reply_row = last_two
-            text = human_row.content if new_text is None else new_text
-            repository.finish_message(
-                session=session,
-                user_id=user_id,
-                message_id=human_row.id,
-                status="pending",
-                content=text,
-                token_count=count_text_tokens(text),
-            )
-            repository.finish_message(
-                session=session,
-                user_id=user_id,
-                message_id=reply_row.id,
-                status="pending",
-                content="",
-                token_count=0,
-            )
-            setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
-            human = HumanMessage(text, id=str(human_row.id))
-            answer_id = reply_row.id
-        return self._start(
+        """Reset the last exchange to pending (same rows) and run it again."""
+        setup, rows = reopen_turn(
+            self.sessions,
+            self.settings,
             user_id=user_id,
             conversation_id=conversation_id,
-            human=human,
-            reply_id=answer_id,
-            setup=setup,
+            statuses=statuses,
+            refusal=refusal,
+            reply_id=reply_id,
+            human_id=human_id,
+            new_text=new_text,
         )
-
-    def _setup(
-        self, session: Session, *, user_id: uuid.UUID, conversation_id: uuid.UUID
-    ) -> TurnSetup:
-        """What this turn runs with: the conversation's settings and the user's profile."""
-        conversation = repository.get_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id
-        )
-        user = repository.get_user(session=session, user_id=user_id)
-        # Only a profile the user filled in on the account page personalises the prompt.
-        profile = Profile.of(user.display_name, user.profile) if user and user.profile else None
-        return TurnSetup(
-            model_name=conversation.model,
-            temperature=conversation.temperature,
-            system_prompt=personalised_prompt(
-                conversation.system_prompt or self.settings.default_system_prompt, profile
-            ),
-            strategy_name=conversation.memory_strategy,
-            title=conversation.title,
-        )
+        return self._start(user_id=user_id, conversation_id=conversation_id, rows=rows, setup=setup)
 
     def _start(
-        self,
-        *,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        human: HumanMessage,
-        reply_id: uuid.UUID,
-        setup: TurnSetup,
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, rows: TurnRows, setup: TurnSetup
     ) -> Turn:
-        outcome = TurnOutcome()
-        assert human.id is not None
         turn = Turn(
             conversation_id=conversation_id,
-            human_id=uuid.UUID(human.id),
-            reply_id=reply_id,
+            human_id=rows.human_id,
+            reply_id=rows.reply_id,
             _chunks=_no_chunks(),
-            outcome=outcome,
+            outcome=TurnOutcome(),
             strategy_name=setup.strategy_name,
         )
+        human = HumanMessage(rows.question, id=str(rows.human_id))
         turn._chunks = self._run(turn=turn, user_id=user_id, human=human, setup=setup)
         turn._abandon = lambda: self._finish(
             turn=turn,
@@ -351,7 +242,7 @@ class ChatService:
             strategy_name=setup.strategy_name,
             sent=[],
         )
-        turn.user_id, turn.setup, turn.question = user_id, setup, human.text
+        turn.user_id, turn.setup, turn.question = user_id, setup, rows.question
         return turn
 
     def name_conversation(self, turn: Turn) -> str | None:
@@ -451,29 +342,21 @@ class ChatService:
         }
         if outcome.error:
             meta["error"] = outcome.error
-        with unit_of_work(self.sessions) as session:
-            repository.finish_message(
-                session=session, user_id=user_id, message_id=turn.human_id, status="complete"
-            )
-            repository.finish_message(
-                session=session,
-                user_id=user_id,
-                message_id=turn.reply_id,
-                status=outcome.status,
-                content=outcome.text,
-                token_count=count_text_tokens(outcome.text) if outcome.text else 0,
-                meta=meta,
-            )
-            if sent:
-                outcome.context = context_payload(sent, human_id=turn.human_id)
-                repository.save_context_log(
-                    session=session,
-                    user_id=user_id,
-                    conversation_id=turn.conversation_id,
-                    message_id=turn.reply_id,
-                    strategy=strategy_name,
-                    payload=outcome.context,
-                )
+        outcome.context = finish_turn(
+            self.sessions,
+            user_id=user_id,
+            conversation_id=turn.conversation_id,
+            rows=TurnRows(
+                conversation_id=turn.conversation_id,
+                human_id=turn.human_id,
+                reply_id=turn.reply_id,
+                question=turn.question,
+            ),
+            status=outcome.status,
+            text=outcome.text,
+            meta=meta,
+            sent=sent,
+        )
 
     # --- memory --------------------------------------------------------------------
 
@@ -506,37 +389,6 @@ class ChatService:
 class MemoryUpdate:
     status: str  # unchanged (stateless strategy) | updated | failed
     message: str | None = None
-
-
-def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str, Any]:
-    """The inspector's record of one answer: each block the model received, with tokens."""
-    blocks = []
-    for message in sent:
-        if message.id == str(human_id):
-            kind = "input"
-        elif message.id and message.id.startswith("summary"):
-            kind = "summary"
-        elif message.type == "system" and not message.id:
-            kind = "system"
-        else:
-            kind = "history"
-        meta = message.response_metadata or {}
-        blocks.append(
-            {
-                "kind": kind,
-                "role": message.type,
-                "content": message.text,
-                "message_id": message.id,
-                "position": meta.get("position"),
-                "covers_position": meta.get("covers_position"),
-                "tokens": count_message_tokens(message),
-            }
-        )
-    return {
-        "blocks": blocks,
-        "total_tokens": sum(block["tokens"] for block in blocks),
-        "approximate": tokens_are_approximate(),
-    }
 
 
 def describe_model_error(exc: BaseException) -> str:

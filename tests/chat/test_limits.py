@@ -48,3 +48,13 @@ def test_limits_off_by_zero(services: Services) -> None:
     conversation, _ = chat_turn(svc, user, "a")
     for text in "bcd":
         chat_turn(svc, user, text, conversation)
+
+
+def test_a_refused_first_message_creates_no_conversation(services: Services) -> None:
+    svc = _with(services, messages_per_minute=1)
+    user = make_user(svc)
+    chat_turn(svc, user, "one")
+    before = svc.conversations.list(user_id=user.id)
+    with pytest.raises(LimitReached):
+        svc.chat.send(user_id=user.id, conversation_id=None, text="a new chat, too soon")
+    assert svc.conversations.list(user_id=user.id) == before

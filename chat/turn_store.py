@@ -1,0 +1,274 @@
+"""The database steps of a turn, each one short unit of work.
+
+A turn touches the database three times from the turn service (plus the history's own
+read and save, see chat/history.py), and never while the model streams:
+
+1. `open_turn` / `reopen_turn`: limits, the conversation's settings, and the question with
+   an empty answer placeholder, both pending: one durable transaction, before the model.
+2. (the history factory reads the strategy's view; the chain's save fills the placeholder)
+3. `finish_turn`: the turn service's last word on both rows and the context log.
+
+They are plain functions so the turn service and bench/turn_overhead run the same code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import repository
+from chat.db import unit_of_work
+from chat.errors import InvalidInput
+from chat.limits import check_limits
+from chat.memory import strategy_for
+from chat.profile import Profile, personalised_prompt
+from chat.settings import Settings
+from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
+
+# A turn still pending after this long belongs to a process that died mid-stream.
+STALE_TURN_AFTER = timedelta(minutes=10)
+
+SETTLED = ("complete", "interrupted", "error")
+
+
+@dataclass
+class TurnSetup:
+    """What a turn runs with, read once in the unit of work that stores the question."""
+
+    model_name: str
+    temperature: float | None
+    system_prompt: str
+    strategy_name: str
+    title: str
+    name_after: str | None = None  # the current title, when this is the first exchange
+
+
+@dataclass(frozen=True)
+class TurnRows:
+    """The two rows a turn writes: the question and its answer."""
+
+    conversation_id: uuid.UUID
+    human_id: uuid.UUID
+    reply_id: uuid.UUID
+    question: str
+
+
+def create_conversation(
+    session: Session, settings: Settings, *, user_id: uuid.UUID, title: str
+) -> uuid.UUID:
+    """A new conversation with the configured defaults (strategy parameters editable later)."""
+    strategy = strategy_for(settings.default_memory_strategy)
+    params = dict(strategy.params)
+    if strategy.name == "window":
+        params["k"] = settings.default_window_turns
+    conversation = repository.create_conversation(
+        session=session,
+        user_id=user_id,
+        title=title,
+        memory_strategy=strategy.name,
+        memory_params=params,
+        model=settings.model_choices[0],
+        system_prompt=settings.default_system_prompt,
+    )
+    return conversation.id
+
+
+def open_turn(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID | None,
+    question: str,
+    new_title: str = "New chat",
+) -> tuple[TurnSetup, TurnRows]:
+    """Store a new question and its empty answer, both pending, in one transaction; with no
+    conversation id, in a new conversation called `new_title` (created in that transaction).
+
+    Raises LimitReached (nothing stored) or NotFound (not the user's conversation)."""
+    with unit_of_work(sessions) as session:
+        check_limits(session, settings, user_id=user_id)
+        if conversation_id is None:
+            conversation_id = create_conversation(
+                session, settings, user_id=user_id, title=new_title
+            )
+        rows = TurnRows(
+            conversation_id=conversation_id,
+            human_id=uuid.uuid4(),
+            reply_id=uuid.uuid4(),
+            question=question,
+        )
+        repository.settle_stale_turns(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            older_than=STALE_TURN_AFTER,
+        )
+        setup = _setup(session, settings, user_id=user_id, conversation_id=conversation_id)
+        human_row, _ = repository.append_pending_turn(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            human_id=rows.human_id,
+            reply_id=rows.reply_id,
+            question=question,
+            question_tokens=count_text_tokens(question),
+            reply_meta={"model": setup.model_name},
+        )
+        if human_row.position == 1:
+            setup.name_after = setup.title
+    return setup, rows
+
+
+def reopen_turn(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    statuses: tuple[str, ...],
+    refusal: str,
+    reply_id: uuid.UUID | None = None,
+    human_id: uuid.UUID | None = None,
+    new_text: str | None = None,
+) -> tuple[TurnSetup, TurnRows]:
+    """Reset the last exchange (question, answer) to pending so it can run again.
+
+    The conversation row is locked, so two tabs cannot restart the same exchange twice;
+    the rows keep their ids and positions, so nothing is duplicated or orphaned."""
+    with unit_of_work(sessions) as session:
+        repository.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
+        )
+        last_two = repository.recent_messages(
+            session=session, user_id=user_id, conversation_id=conversation_id, limit=2
+        )
+        if (
+            len(last_two) != 2
+            or last_two[0].role != "human"
+            or last_two[1].role != "ai"
+            or last_two[1].status not in statuses
+            or (reply_id is not None and last_two[1].id != reply_id)
+            or (human_id is not None and last_two[0].id != human_id)
+        ):
+            raise InvalidInput(refusal)
+        human_row, reply_row = last_two
+        text = human_row.content if new_text is None else new_text
+        repository.finish_message(
+            session=session,
+            user_id=user_id,
+            message_id=human_row.id,
+            status="pending",
+            content=text,
+            token_count=count_text_tokens(text),
+        )
+        repository.finish_message(
+            session=session,
+            user_id=user_id,
+            message_id=reply_row.id,
+            status="pending",
+            content="",
+            token_count=0,
+        )
+        setup = _setup(session, settings, user_id=user_id, conversation_id=conversation_id)
+        return setup, TurnRows(
+            conversation_id=conversation_id,
+            human_id=human_row.id,
+            reply_id=reply_row.id,
+            question=text,
+        )
+
+
+def _setup(
+    session: Session, settings: Settings, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> TurnSetup:
+    """What this turn runs with: the conversation's settings and the user's profile."""
+    conversation, user = repository.get_conversation_and_owner(
+        session=session, user_id=user_id, conversation_id=conversation_id
+    )
+    # Only a profile the user filled in on the account page personalises the prompt.
+    profile = Profile.of(user.display_name, user.profile) if user.profile else None
+    return TurnSetup(
+        model_name=conversation.model,
+        temperature=conversation.temperature,
+        system_prompt=personalised_prompt(
+            conversation.system_prompt or settings.default_system_prompt, profile
+        ),
+        strategy_name=conversation.memory_strategy,
+        title=conversation.title,
+    )
+
+
+def finish_turn(
+    sessions: sessionmaker[Session],
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    rows: TurnRows,
+    status: str,
+    text: str,
+    meta: dict[str, Any],
+    sent: list[BaseMessage],
+) -> dict[str, Any] | None:
+    """The turn service's final word: the question settled, the answer's status and the text
+    the user saw, and the context log of what the model received. Returns that log."""
+    context = context_payload(sent, human_id=rows.human_id) if sent else None
+    with unit_of_work(sessions) as session:
+        repository.finish_message(
+            session=session, user_id=user_id, message_id=rows.human_id, status="complete"
+        )
+        repository.finish_message(
+            session=session,
+            user_id=user_id,
+            message_id=rows.reply_id,
+            status=status,
+            content=text,
+            token_count=count_text_tokens(text) if text else 0,
+            meta=meta,
+        )
+        if context is not None:
+            repository.save_context_log(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                message_id=rows.reply_id,
+                strategy=meta.get("strategy", ""),
+                payload=context,
+            )
+    return context
+
+
+def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str, Any]:
+    """The inspector's record of one answer: each block the model received, with tokens."""
+    blocks = []
+    for message in sent:
+        if message.id == str(human_id):
+            kind = "input"
+        elif message.id and message.id.startswith("summary"):
+            kind = "summary"
+        elif message.type == "system" and not message.id:
+            kind = "system"
+        else:
+            kind = "history"
+        meta = message.response_metadata or {}
+        blocks.append(
+            {
+                "kind": kind,
+                "role": message.type,
+                "content": message.text,
+                "message_id": message.id,
+                "position": meta.get("position"),
+                "covers_position": meta.get("covers_position"),
+                "tokens": count_message_tokens(message),
+            }
+        )
+    return {
+        "blocks": blocks,
+        "total_tokens": sum(block["tokens"] for block in blocks),
+        "approximate": tokens_are_approximate(),
+    }
