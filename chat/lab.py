@@ -216,8 +216,11 @@ def _replay_one(
             system_prompt=settings.default_system_prompt,
         )
         user_id, conversation_id = user.id, conversation.id
+    # The chat's per-user limits are for real messages: a replay sends hundreds in seconds,
+    # to the offline model, as a scratch user that the rollback removes.
+    unlimited = settings.model_copy(update={"messages_per_minute": 0, "daily_token_quota": 0})
     service = ChatService(
-        sessions=sessions, settings=settings, model_factory=lambda _name: WholeAnswerOfflineModel()
+        sessions=sessions, settings=unlimited, model_factory=lambda _name: WholeAnswerOfflineModel()
     )
     run = StrategyRun(strategy=strategy, params=params)
     context_text = ""

@@ -67,3 +67,13 @@ def test_replay_compares_strategies_and_keeps_nothing(services: Services) -> Non
     assert by_name["full"].context_tokens == sorted(by_name["full"].context_tokens)
     assert by_name["summary"].total_tokens < by_name["full"].total_tokens
     assert services.conversations.list(user_id=alice.id) == []
+
+
+def test_replay_is_not_held_to_the_chat_limits(services: Services) -> None:
+    """A replay sends far more than a person may per minute: the chat's limits are for the
+    user's real messages, not for the lab's scratch user."""
+    assert services.settings.messages_per_minute == 20  # the default a hosted instance runs
+    limited = services.settings.model_copy(update={"daily_token_quota": 50})
+    turns = lab.bundled_transcript()[:30]
+    runs = lab.replay(engine=services.engine, settings=limited, turns=turns, strategies=["window"])
+    assert len(runs[0].context_tokens) == 30
