@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_app
+from tests.support.artifacts import folder_for, save_open_pages
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +29,43 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def close_contexts_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that fails before closing the contexts it opened would leave their app
+    sessions running into the next test: close them after the failure was captured."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser: Browser = request.getfixturevalue("browser")
+    before = set(browser.contexts)
+    yield
+    for context in browser.contexts:
+        if context not in before:
+            context.close()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """When a browser test fails, keep every open page (screenshot, URL, HTML) in
+    test-artifacts/<test name>/ before the fixtures close them."""
     report = yield
-    if report.when == "call":
-        item.rep_call = report  # type: ignore[attr-defined]
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.when == "call" and report.failed and isinstance(browser, Browser):
+        folder = folder_for(item.name)
+        try:
+            saved = save_open_pages(browser, folder)
+        except Exception as exc:  # reported in the test report; the failure itself comes first
+            note = f"could not save the pages: {exc!r}"
+        else:
+            note = f"{len(saved)} files in {folder}"
+        report.sections.append(("browser artifacts", note))
     return report
 
 

@@ -14,7 +14,14 @@ from playwright.async_api import async_playwright
 from playwright.async_api import expect as async_expect
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path, log_in, send, wait_for_cookie
+from tests.support.browser import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    log_in,
+    send,
+    wait_for_cookie,
+    wait_idle,
+)
 from tests.support.factories import PASSWORD
 
 
@@ -36,6 +43,19 @@ def test_login_chat_reload_logout(
         "My name is Ada. Tell me about tea.", timeout=20_000
     )
     expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    title = page.get_by_role("heading", level=1).first.inner_text()
+
+    # The address is a deep link: a new tab of the same browser opens that conversation,
+    # and so does reloading that tab.
+    wait_for_cookie(page)  # a new tab signs in from the cookie
+    tab = page.context.new_page()
+    tab.goto(conversation_url)
+    for _ in range(2):
+        expect(tab.get_by_role("heading", level=1).first).to_have_text(title, timeout=20_000)
+        expect(tab.get_by_test_id("stChatMessage").first).to_contain_text("My name is Ada.")
+        expect(tab.get_by_test_id("stChatMessage")).to_have_count(2)
+        tab.reload()
+    tab.close()
 
     send(page, "What is my name?")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text(
@@ -49,26 +69,56 @@ def test_login_chat_reload_logout(
     expect(page.get_by_text("My name is Ada")).to_have_count(0)
 
 
-def test_another_users_conversation_is_not_found(
+def test_two_users_side_by_side_never_see_each_other(
     browser: Browser, app_url: str, make_account: Callable[[], str]
 ) -> None:
-    owner, intruder = make_account(), make_account()
-    first = browser.new_context()
-    page = first.new_page()
-    log_in(page, app_url, owner, PASSWORD)
-    send(page, "my private plans")
-    expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
-    private_url = page.url
-    first.close()
+    """Two people chat at the same time in separate browsers: each sidebar and each search
+    shows only its owner's conversation, and one's link is "not found" for the other."""
+    words = {"a": "aardvark", "b": "zeppelin"}
+    pages: dict[str, Page] = {}
+    for key in words:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pages[key] = context.new_page()
+        log_in(pages[key], app_url, make_account(), PASSWORD)
+    for key, word in words.items():  # the second question goes in while the first streams
+        send(pages[key], f"Tell me about the {word} exhibition.")
+    titles, urls = {}, {}
+    for key, page in pages.items():
+        expect(page.get_by_test_id("stChatMessage").last).to_contain_text(
+            words[key], timeout=20_000
+        )
+        expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
+        wait_idle(page)
+        titles[key] = page.get_by_role("heading", level=1).first.inner_text()
+        urls[key] = page.url
 
-    second = browser.new_context()
-    other = second.new_page()
-    log_in(other, app_url, intruder, PASSWORD)
-    wait_for_cookie(other)  # a new tab signs in from the cookie
-    other.goto(private_url)
-    expect(other.get_by_text("Conversation not found.")).to_be_visible(timeout=20_000)
-    expect(other.get_by_text("my private plans")).to_have_count(0)
-    second.close()
+    for me, other in (("a", "b"), ("b", "a")):
+        page, sidebar = pages[me], pages[me].get_by_test_id("stSidebar")
+        expect(sidebar.get_by_role("button", name=titles[me], exact=True)).to_be_visible()
+        expect(sidebar.get_by_text(words[other])).to_have_count(0)
+        search = sidebar.get_by_placeholder("Search your conversations")
+        search.fill(words[other])
+        search.press("Enter")
+        expect(sidebar.get_by_text("No conversation matches")).to_be_visible(timeout=15_000)
+        search.fill(words[me])  # the same search does find the owner's own words
+        search.press("Enter")
+        expect(sidebar.get_by_text(re.compile(r"^\d+ results?$"))).to_be_visible(timeout=15_000)
+        expect(sidebar.get_by_text(words[other])).to_have_count(0)
+
+    intruder = pages["b"]
+    wait_for_cookie(intruder)  # the link is opened by a new page load, signed in by cookie
+    intruder.goto(urls["a"])
+    expect(intruder.get_by_text("Conversation not found.")).to_be_visible(timeout=20_000)
+    expect(intruder.get_by_text(words["a"])).to_have_count(0)
+    expect(
+        intruder.get_by_test_id("stSidebar").get_by_role("button", name=titles["b"])
+    ).to_be_visible()
+    pages["a"].reload()  # while the owner still has it
+    expect(pages["a"].get_by_test_id("stChatMessage").first).to_contain_text(
+        words["a"], timeout=20_000
+    )
+    for page in pages.values():
+        page.context.close()
 
 
 async def _login_then_reload(browser: AsyncBrowser, app_url: str, username: str) -> tuple:

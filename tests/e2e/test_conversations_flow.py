@@ -1,20 +1,28 @@
 """Sidebar and chat-pane flows in a real browser: new, rename, pin, search, delete, paging,
-stop, regenerate, edit."""
+stop, regenerate, edit, a memory switch seen in the inspector, two tabs writing at once."""
 
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
+from chat.models import Conversation, Message
 from tests.support.app_server import offline_app
-from tests.support.browser import log_in, send, wait_idle
+from tests.support.artifacts import screenshot_everything
+from tests.support.browser import log_in, send, wait_for_cookie, wait_idle
 from tests.support.factories import PASSWORD
 
+T = TypeVar("T")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -158,3 +166,132 @@ def test_stop_regenerate_and_edit(
     expect(marked).to_be_visible()
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
     page.screenshot(path=str(SHOTS / "stopped.png"), full_page=True)
+
+
+def test_memory_switch_shows_in_the_inspector(
+    page: Page, app_url: str, make_account: Callable[[], str], engine: Engine
+) -> None:
+    """Mid-conversation, the sidebar switches the memory to a tiny token budget: the next
+    answer forgets, and its inspector lists the earlier messages as left out while the
+    earlier answer's inspector still shows the window it was given."""
+    sign_in(page, app_url, make_account())
+    send(page, "My name is Zoe.")
+    answer_done(page, "Zoe")
+    send(page, "Tell me about tea gardens.")
+    answer_done(page, "tea gardens")
+    conversation_id = uuid.UUID(page.url.split("c=")[1][:36])
+
+    sidebar = page.get_by_test_id("stSidebar")
+    strategy = sidebar.get_by_role("combobox", name="Memory strategy")
+    expect(strategy).to_have_value("Window (last k turns)")
+    strategy.click()
+    page.get_by_role("option", name="Token budget").click()
+    limit = sidebar.get_by_label("Token limit")
+    expect(limit).to_have_value("1000", timeout=15_000)
+    wanted = ("budget", {"max_tokens": 50})
+    for _ in range(3):  # an edit that lands while the switch's rerun is drawing can be lost
+        wait_idle(page)
+        limit.fill("50")
+        limit.press("Enter")
+        if eventually(lambda: memory_of(engine, conversation_id), wanted.__eq__, seconds=10):
+            break
+    assert memory_of(engine, conversation_id) == wanted
+    page.reload()  # the sidebar shows what is stored on the conversation
+    expect(sidebar.get_by_label("Token limit")).to_have_value("50", timeout=20_000)
+    expect(strategy).to_have_value("Token budget")
+    wait_idle(page)
+
+    send(page, "What is my name?")
+    answer_done(page, "can't see it in my context")
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(6)
+    inspector = messages.last.get_by_test_id("stExpander")
+    inspector.get_by_text("Context:").click()
+    expect(inspector).to_contain_text("Memory: Token budget")
+    expect(inspector).to_contain_text(re.compile(r"Left out \(not sent\): messages 1–\d"))
+    expect(inspector).to_contain_text("What is my name?")
+    SHOTS.mkdir(exist_ok=True)
+    screenshot_everything(page, SHOTS / "inspector-after-switch.png")
+
+    earlier = messages.nth(3).get_by_test_id("stExpander")  # the answer about tea gardens
+    earlier.get_by_text("Context:").click()
+    expect(earlier).to_contain_text("Memory: Window (last k turns)")
+    expect(earlier).to_contain_text("No earlier message was left out.")
+    expect(earlier).to_contain_text("My name is Zoe.")
+
+
+def test_two_tabs_send_to_one_conversation(
+    page: Page, app_url: str, make_account: Callable[[], str], engine: Engine
+) -> None:
+    """The same person sends from two tabs of one conversation at nearly the same moment:
+    both questions and both answers are stored, each question directly followed by its own
+    answer, and both exchanges are on screen after a reload."""
+    sign_in(page, app_url, make_account())
+    send(page, "My name is Dora.")
+    answer_done(page, "Dora")
+    conversation_id = uuid.UUID(page.url.split("c=")[1][:36])
+    wait_for_cookie(page)  # the second tab signs in from the cookie
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.get_by_test_id("stChatMessage")).to_have_count(2, timeout=20_000)
+
+    questions = {page: "Tell me about green tea.", other: "Tell me about chess clocks."}
+    for tab, question in questions.items():  # the second goes in while the first streams
+        send(tab, question)
+    topics = {"Tell me about green tea.": "green tea", "Tell me about chess clocks.": "chess"}
+
+    rows = eventually(
+        lambda: messages_of(engine, conversation_id),
+        lambda rows: len(rows) >= 6 and all(row.status != "pending" for row in rows),
+        seconds=60,
+    )
+    assert rows is not None, f"the turns did not settle: {messages_of(engine, conversation_id)}"
+    assert [row.position for row in rows] == [1, 2, 3, 4, 5, 6]
+    assert [row.role for row in rows] == ["human", "ai"] * 3
+    assert [row.status for row in rows] == ["complete"] * 6
+    asked = [row.content for row in rows[2::2]]
+    assert sorted(asked) == sorted(questions.values())
+    for question, answer in zip(rows[2::2], rows[3::2], strict=True):
+        assert topics[question.content] in answer.content, (question.content, answer.content)
+
+    for tab in questions:
+        tab.reload()
+        shown = tab.get_by_test_id("stChatMessage")
+        expect(shown).to_have_count(6, timeout=20_000)
+        for index, question in enumerate(asked):  # in the stored order, each with its answer
+            expect(shown.nth(2 + 2 * index)).to_contain_text(question)
+            expect(shown.nth(3 + 2 * index)).to_contain_text(topics[question])
+    other.close()
+
+
+def memory_of(engine: Engine, conversation_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    with Session(engine) as session:
+        row = session.execute(
+            select(Conversation.memory_strategy, Conversation.memory_params).where(
+                Conversation.id == conversation_id
+            )
+        ).one()
+    return row.memory_strategy, row.memory_params
+
+
+def messages_of(engine: Engine, conversation_id: uuid.UUID) -> list[Any]:
+    with Session(engine) as session:
+        return list(
+            session.execute(
+                select(Message.position, Message.role, Message.status, Message.content)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.position)
+            )
+        )
+
+
+def eventually(read: Callable[[], T], ok: Callable[[T], bool], *, seconds: float) -> T | None:
+    """Poll the database until `ok(read())` (the app commits in its own time); the last
+    value read when it holds, None when `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = read()
+        if ok(value):
+            return value
+        time.sleep(0.2)
+    return None

@@ -70,8 +70,15 @@ def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -
 
 
 @contextmanager
-def offline_app(database_url: URL, data_dir: Path, *, token_delay: float = 0.01) -> Iterator[str]:
-    """The real app on the session's database, offline model at `token_delay` per word."""
+def offline_app(
+    database_url: URL,
+    data_dir: Path,
+    *,
+    token_delay: float = 0.01,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The real app on the session's database, offline model at `token_delay` per word;
+    `extra_env` adds settings (e.g. the registration policy)."""
     env = {
         "DATABASE_URL": database_url.render_as_string(hide_password=False),
         "DATA_DIR": str(data_dir),
@@ -79,6 +86,7 @@ def offline_app(database_url: URL, data_dir: Path, *, token_delay: float = 0.01)
         "BCRYPT_ROUNDS": "10",
         "OPENAI_API_KEY": "",
         "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        **(extra_env or {}),
     }
     with running_app(env, log_path=data_dir / "app.log") as url:
         yield url
