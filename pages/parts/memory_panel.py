@@ -58,7 +58,9 @@ def draw_memory_panel(services: Services, account: Account, view: ConversationVi
         except ChatError as exc:
             st.error(exc.user_message)
             return
-        st.rerun()
+        # No rerun: a message submitted in this same run (typed while a parameter was being
+        # edited) would be dropped by it. The next answer reads the stored choice.
+        st.toast(f"Memory: {STRATEGIES[strategy].label}, from the next answer on.")
     if STRATEGIES[strategy].stateful:
         draw_summary_state(services, account, view)
 

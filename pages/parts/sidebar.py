@@ -65,7 +65,6 @@ def draw_sidebar(
                 "Running on the built-in offline model: no API key is configured.",
                 icon=":material/cloud_off:",
             )
-        st.page_link("pages/account.py", label="Account", icon=":material/person:")
 
         def revoke_on_logout(_details: dict[str, object]) -> None:
             services.accounts.revoke_sessions(user_id=account.id)

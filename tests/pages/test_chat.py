@@ -96,3 +96,24 @@ def test_memory_selector_switches_strategy_without_losing_messages(
 def test_offline_model_is_labelled(signed_in: Callable[..., AppTest]) -> None:
     app = signed_in()
     assert any("offline model" in info.value for info in app.info)
+
+
+def test_a_message_sent_with_a_memory_change_in_the_same_run_is_kept(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    """A parameter edited, then Enter in the chat box: the browser sends both in one run.
+    Both must land: the new window size, and the message under it."""
+    app = signed_in()
+    app.chat_input[0].set_value("first question").run()
+    conversation_id = uuid.UUID(query_value(app, "c"))
+    app.number_input(key=f"window-k-{conversation_id}").set_value(3)
+    app.chat_input[0].set_value("second question").run()
+    assert not app.exception
+    owner = app_services.accounts.get(username=app.session_state["username"])
+    assert owner is not None
+    view = app_services.conversations.open(user_id=owner.id, conversation_id=conversation_id)
+    assert view.memory_params["k"] == 3
+    assert [m.content for m in view.messages if m.role == "human"] == [
+        "first question",
+        "second question",
+    ]
