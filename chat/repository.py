@@ -149,14 +149,18 @@ def get_conversation(
 
 
 def get_conversation_and_owner(
-    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, lock: bool = False
 ) -> tuple[Conversation, User]:
-    """The user's conversation and the user's own row, in one query (every turn needs both)."""
-    row = session.execute(
+    """The user's conversation and the user's own row, in one query (every turn needs both).
+    `lock` locks the conversation row (not the user's) until the transaction ends."""
+    query = (
         select(Conversation, User)
         .join(User, User.id == Conversation.user_id)
         .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-    ).first()
+    )
+    if lock:
+        query = query.with_for_update(of=Conversation)
+    row = session.execute(query).first()
     if row is None:
         raise NotFound()
     return row[0], row[1]
@@ -386,9 +390,15 @@ def search(*, session: Session, user_id: uuid.UUID, query: str, limit: int = 20)
 # --- messages --------------------------------------------------------------------------
 
 
-def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
-    """Lock the conversation row, then read the next position: concurrent writers queue up."""
-    get_conversation(session=session, user_id=user_id, conversation_id=conversation_id, lock=True)
+def next_position(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, locked: bool = False
+) -> int:
+    """Lock the conversation row (unless the caller already has), then read the next
+    position: concurrent writers queue up."""
+    if not locked:
+        get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
+        )
     last = session.scalar(
         select(Message.position)
         .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
@@ -450,10 +460,17 @@ def append_pending_turn(
     question: str,
     question_tokens: int,
     reply_meta: dict[str, Any],
+    conversation_locked: bool = False,
 ) -> tuple[Message, Message]:
     """A new turn's question and empty answer placeholder, both pending, at consecutive
-    positions: one lock, one position read, one touch (this runs on every turn)."""
-    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
+    positions: one lock (none when the caller holds it), one position read, one touch (this
+    runs on every turn)."""
+    position = next_position(
+        session=session,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        locked=conversation_locked,
+    )
     rows = (
         Message(
             id=human_id,

@@ -109,7 +109,9 @@ def open_turn(
             conversation_id=conversation_id,
             older_than=STALE_TURN_AFTER,
         )
-        setup = _setup(session, settings, user_id=user_id, conversation_id=conversation_id)
+        setup = _setup(
+            session, settings, user_id=user_id, conversation_id=conversation_id, lock=True
+        )
         human_row, _ = repository.append_pending_turn(
             session=session,
             user_id=user_id,
@@ -119,6 +121,7 @@ def open_turn(
             question=question,
             question_tokens=count_text_tokens(question),
             reply_meta={"model": setup.model_name},
+            conversation_locked=True,
         )
         if human_row.position == 1:
             setup.name_after = setup.title
@@ -185,11 +188,17 @@ def reopen_turn(
 
 
 def _setup(
-    session: Session, settings: Settings, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+    session: Session,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    lock: bool = False,
 ) -> TurnSetup:
-    """What this turn runs with: the conversation's settings and the user's profile."""
+    """What this turn runs with: the conversation's settings and the user's profile. With
+    `lock`, the conversation stays locked until the transaction ends (new rows' positions)."""
     conversation, user = repository.get_conversation_and_owner(
-        session=session, user_id=user_id, conversation_id=conversation_id
+        session=session, user_id=user_id, conversation_id=conversation_id, lock=lock
     )
     # Only a profile the user filled in on the account page personalises the prompt.
     profile = Profile.of(user.display_name, user.profile) if user.profile else None
