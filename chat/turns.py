@@ -36,7 +36,7 @@ from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
 from chat.titles import name_conversation
 from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
-from chat.validation import validate_message
+from chat.validation import storable, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,9 @@ class ChatService:
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage:
                     outcome.usage = {k: int(v) for k, v in usage.items() if isinstance(v, int)}
-                piece = chunk.text
+                # What a model sends is shown and stored as it is, except what PostgreSQL
+                # cannot store (NUL, unpaired surrogates), which is marked as unreadable.
+                piece = storable(chunk.text)
                 if not piece:
                     continue
                 if outcome.first_token_s is None:
