@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -263,7 +264,23 @@ class ConversationService:
         if not text:  # an empty search box: nothing to look for
             return []
         with unit_of_work(self.sessions) as session:
-            return repository.search(session=session, user_id=user_id, query=text, limit=limit)
+            return repository.search(
+                session=session,
+                user_id=user_id,
+                query=text,
+                websearch=uses_search_syntax(text),
+                limit=limit,
+            )
+
+
+_SEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\sor\s', re.IGNORECASE)
+
+
+def uses_search_syntax(query: str) -> bool:
+    """Whether the query uses web-search syntax ("a phrase", this or that, -without).
+    Without it, the query is read like the stored text was, so searching for exactly what
+    was typed (code, markup, punctuation) finds it."""
+    return bool(_SEARCH_SYNTAX.search(query))
 
 
 GROUPS = ("Pinned", "Today", "Yesterday", "Previous 7 days", "Older")
