@@ -10,7 +10,7 @@ import builtins
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -23,8 +23,10 @@ from chat.errors import InvalidInput
 from chat.models import User
 from chat.passwords import check_password_policy, dummy_hash, hash_password, verify_password
 from chat.settings import Settings
+from chat.validation import DISPLAY_NAME, clean, storable, unstorable_reason
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+MAX_USERNAME_CHARS = 32
+USERNAME_RE = re.compile(rf"^[a-z0-9][a-z0-9._-]{{1,{MAX_USERNAME_CHARS - 1}}}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Activity is written at most this often per user (not on every rerun).
 SEEN_GRANULARITY = timedelta(minutes=1)
@@ -62,7 +64,9 @@ class Account:
 
 
 def normalise_username(username: str) -> str:
-    return (username or "").strip().lower()
+    """As typed at login, made safe to look up and record (a name with a NUL byte matches
+    no account; it must not break the query that says so)."""
+    return storable((username or "").strip().lower())
 
 
 def validate_username(username: str) -> str:
@@ -77,7 +81,7 @@ def validate_username(username: str) -> str:
 
 def validate_email(email: str) -> str:
     value = (email or "").strip()
-    if not EMAIL_RE.match(value) or len(value) > 320:
+    if not EMAIL_RE.match(value) or len(value) > 320 or unstorable_reason(value):
         raise InvalidInput("Enter a valid e-mail address.")
     return value
 
@@ -108,9 +112,8 @@ class AccountService:
         name = validate_username(username)
         mail = validate_email(email)
         check_password_policy(password, min_chars=self.settings.password_min_chars, username=name)
-        display = " ".join((display_name or name).split())[:200] or name
-        if "\x00" in display:
-            raise InvalidInput("A display name cannot contain a NUL character (\\0).")
+        # A blank display name at registration means "call me by my username".
+        display = clean(display_name, replace(DISPLAY_NAME, required=False)) or name
         password_hash = hash_password(password, rounds=self.settings.bcrypt_rounds)
         try:
             with unit_of_work(self.sessions) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,7 +19,7 @@ from chat.lab import LabTurn, conversation_transcript
 from chat.memory import STRATEGIES
 from chat.repository import ConversationSummary, SearchHit
 from chat.settings import Settings
-from chat.validation import validate_title
+from chat.validation import SEARCH, SYSTEM_PROMPT, clean, validate_title
 
 # How long a pending answer may look "in progress" before it is shown as interrupted.
 PENDING_GRACE_SECONDS = 600
@@ -227,12 +228,7 @@ class ConversationService:
             raise InvalidInput(f"The model {model!r} is not available here.")
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise InvalidInput("Temperature must be between 0 and 2.")
-        if len(system_prompt) > MAX_SYSTEM_PROMPT_CHARS:
-            raise InvalidInput(
-                f"The system prompt can be at most {MAX_SYSTEM_PROMPT_CHARS:,} characters."
-            )
-        if "\x00" in system_prompt:
-            raise InvalidInput("The system prompt cannot contain a NUL character (\\0).")
+        system_prompt = clean(system_prompt, SYSTEM_PROMPT)
         with unit_of_work(self.sessions) as session:
             repository.update_conversation(
                 session=session,
@@ -264,17 +260,29 @@ class ConversationService:
         self, *, user_id: uuid.UUID, query: str, limit: int = 20
     ) -> builtins.list[SearchHit]:
         """The user's own titles and messages matching `query`, best first."""
-        text = " ".join((query or "").split())
-        if not text:
+        text = clean(query, SEARCH)
+        if not text:  # an empty search box: nothing to look for
             return []
-        if len(text) > MAX_QUERY_CHARS or "\x00" in text:
-            raise InvalidInput(f"Search for at most {MAX_QUERY_CHARS} characters of plain text.")
         with unit_of_work(self.sessions) as session:
-            return repository.search(session=session, user_id=user_id, query=text, limit=limit)
+            return repository.search(
+                session=session,
+                user_id=user_id,
+                query=text,
+                websearch=uses_search_syntax(text),
+                limit=limit,
+            )
 
 
-MAX_SYSTEM_PROMPT_CHARS = 4_000
-MAX_QUERY_CHARS = 200
+_SEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\sor\s', re.IGNORECASE)
+
+
+def uses_search_syntax(query: str) -> bool:
+    """Whether the query uses web-search syntax ("a phrase", this or that, -without).
+    Without it, the query is read like the stored text was, so searching for exactly what
+    was typed (code, markup, punctuation) finds it."""
+    return bool(_SEARCH_SYNTAX.search(query))
+
+
 GROUPS = ("Pinned", "Today", "Yesterday", "Previous 7 days", "Older")
 
 

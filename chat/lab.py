@@ -28,10 +28,12 @@ from chat.memory import STRATEGIES
 from chat.offline_model import OfflineChatModel, extract_facts
 from chat.settings import Settings
 from chat.turns import ChatService
+from chat.validation import TextField, clean, is_blank, unstorable_reason
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "memory_probe.jsonl"
 MAX_UPLOAD_BYTES = 512_000
 MAX_TURNS = 300
+DEFAULT_MAX_CHARS = int(Settings.model_fields["max_message_chars"].default)
 
 
 class WholeAnswerOfflineModel(OfflineChatModel):
@@ -100,17 +102,23 @@ class StrategyRun:
         return sum(hits) / len(hits)
 
 
-def parse_transcript(data: bytes) -> list[LabTurn]:
+def parse_transcript(data: bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[LabTurn]:
     """A JSONL transcript (one {"user": ..., "probe": {"fact", "expect"} | null} per line).
-    Raises InvalidInput with the line at fault, so the user can fix the file."""
+    Raises InvalidInput with the line at fault, so the user can fix the file.
+
+    Each 'user' text passes the same checks as a typed message (at most `max_chars`, the
+    chat's limit), here rather than halfway through a replay. A byte-order mark is accepted
+    (editors on Windows write one), and lines end at a newline only: a JSON string may hold
+    a raw U+2028 or U+0085, which `str.splitlines` would cut."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput(f"The file is too large (at most {MAX_UPLOAD_BYTES // 1000} kB).")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("The file is not UTF-8 text.") from exc
+        raise InvalidInput("The file is not UTF-8 text. Save it as UTF-8 and try again.") from exc
+    field = TextField("the 'user' text", max_chars)
     turns: list[LabTurn] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -120,8 +128,12 @@ def parse_transcript(data: bytes) -> list[LabTurn]:
         if not isinstance(row, dict):
             raise InvalidInput(f"Line {number} must be a JSON object with a 'user' field.")
         user = row.get("user")
-        if not isinstance(user, str) or not user.strip():
+        if not isinstance(user, str) or is_blank(user):
             raise InvalidInput(f"Line {number} needs a non-empty text in 'user'.")
+        try:
+            clean(user, field)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Line {number}: {exc.user_message}") from exc
         probe = row.get("probe")
         if probe is not None and not (
             isinstance(probe, dict)
@@ -132,6 +144,8 @@ def parse_transcript(data: bytes) -> list[LabTurn]:
             raise InvalidInput(
                 f'Line {number}: \'probe\' must be null or {{"fact": ..., "expect": ...}}.'
             )
+        if probe and (reason := unstorable_reason(probe["fact"] + probe["expect"])):
+            raise InvalidInput(f"Line {number}: the probe {reason}. Remove it and try again.")
         turns.append(LabTurn(user, Probe(probe["fact"], probe["expect"]) if probe else None))
         if len(turns) > MAX_TURNS:
             raise InvalidInput(f"The transcript has more than {MAX_TURNS} turns.")

@@ -17,6 +17,7 @@ from pathlib import Path
 import bcrypt
 
 from chat.errors import InvalidInput
+from chat.validation import unstorable_reason
 
 MAX_PASSWORD_CHARS = 1024
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common_passwords.txt"
@@ -34,7 +35,9 @@ def is_common(password: str) -> bool:
 
 
 def _prehash(password: str) -> bytes:
-    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+    # surrogatepass: a password typed at login with an unpaired surrogate (the policy never
+    # lets one be set) simply does not match, instead of raising.
+    return base64.b64encode(hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest())
 
 
 def hash_password(password: str, *, rounds: int = 12) -> str:
@@ -59,9 +62,11 @@ def check_password_policy(password: str, *, min_chars: int, username: str = "") 
     if len(password) < min_chars:
         raise InvalidInput(f"Choose a password of at least {min_chars} characters.")
     if len(password) > MAX_PASSWORD_CHARS:
-        raise InvalidInput(f"A password can be at most {MAX_PASSWORD_CHARS} characters.")
-    if "\x00" in password:
-        raise InvalidInput("A password cannot contain a NUL character (\\0).")
+        raise InvalidInput(f"A password can be at most {MAX_PASSWORD_CHARS:,} characters.")
+    if reason := unstorable_reason(password):
+        raise InvalidInput(
+            f"Your password {reason}, which cannot be typed reliably. Choose another one."
+        )
     if password != password.strip():
         # The login form strips what is typed, so such a password could never be used.
         raise InvalidInput("A password cannot start or end with a space.")

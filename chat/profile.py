@@ -17,10 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.db import unit_of_work
-from chat.errors import InvalidInput, NotFound
-
-MAX_ABOUT_CHARS = 1_000
-MAX_LANGUAGE_CHARS = 40
+from chat.errors import NotFound
+from chat.validation import ABOUT, DISPLAY_NAME, LANGUAGE, clean
 
 
 @dataclass(frozen=True)
@@ -73,19 +71,9 @@ class ProfileService:
             return Profile.of(user.display_name, user.profile)
 
     def update(self, *, user_id: uuid.UUID, display_name: str, language: str, about: str) -> None:
-        name = " ".join((display_name or "").split())
-        language = " ".join((language or "").split())
-        about = (about or "").strip()
-        if not name:
-            raise InvalidInput("A display name cannot be empty.")
-        if len(name) > 200:
-            raise InvalidInput("A display name can be at most 200 characters.")
-        if len(language) > MAX_LANGUAGE_CHARS:
-            raise InvalidInput(f"A language name can be at most {MAX_LANGUAGE_CHARS} characters.")
-        if len(about) > MAX_ABOUT_CHARS:
-            raise InvalidInput(f"“About me” can be at most {MAX_ABOUT_CHARS:,} characters.")
-        if any("\x00" in value for value in (name, language, about)):
-            raise InvalidInput("Your profile cannot contain a NUL character (\\0).")
+        name = clean(display_name, DISPLAY_NAME)
+        language = clean(language, LANGUAGE)
+        about = clean(about, ABOUT)
         with unit_of_work(self.sessions) as session:
             repository.update_profile(
                 session=session,

@@ -314,13 +314,18 @@ class SearchHit:
     snippet: str  # highlighted words between HIGHLIGHT_START and HIGHLIGHT_STOP
 
 
-def search(*, session: Session, user_id: uuid.UUID, query: str, limit: int = 20) -> list[SearchHit]:
+def search(
+    *, session: Session, user_id: uuid.UUID, query: str, websearch: bool = True, limit: int = 20
+) -> list[SearchHit]:
     """Full-text search over the user's titles and message text, best first.
 
-    The text is a bound parameter parsed by websearch_to_tsquery ("quotes", or, -not), so no
-    input can change the SQL. Ranks are computed for matching rows only (GIN index), and
-    headlines only for the `limit` best."""
-    tsquery = func.websearch_to_tsquery("english", query)
+    The text is a bound parameter, so no input can change the SQL. `websearch` parses it
+    with websearch_to_tsquery ("quotes", or, -not); otherwise plainto_tsquery reads it with
+    the parser that indexed the text, so pasted code or markup (<b>, a:b) finds itself.
+    Ranks are computed for matching rows only (GIN index), headlines only for the `limit`
+    best."""
+    parse = func.websearch_to_tsquery if websearch else func.plainto_tsquery
+    tsquery = parse("english", query)
     message_hits = (
         select(
             Message.conversation_id.label("conversation_id"),

@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from chat.offline_model import OfflineChatModel, summarize
+from chat.validation import storable
 
 INSTRUCTIONS = (
     "You maintain the running summary of a conversation between a user and an assistant. "
@@ -44,7 +45,7 @@ def summarise(model: BaseChatModel, previous: str, messages: Sequence[BaseMessag
             ),
         ]
     )
-    text = answer.text.strip()
+    text = storable(answer.text.strip())
     if not text:
         raise ValueError("the summariser returned an empty summary")
     return text

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import repository
 from chat.db import unit_of_work
 from chat.offline_model import title_for
+from chat.validation import storable
 
 TITLE_INSTRUCTION = (
     "You name conversations. Reply with a title of at most six words that says what the "
@@ -29,7 +30,7 @@ def clean_title(text: str) -> str:
     line = next((part for part in text.splitlines() if part.strip()), "")
     line = line.strip().strip("\"'“”‘’*#").strip()
     line = line.removeprefix("Title:").strip().rstrip(".")
-    return " ".join(line.split())[:60]
+    return storable(" ".join(line.split())[:60])
 
 
 def generate_title(model: BaseChatModel, *, question: str, answer: str) -> str:

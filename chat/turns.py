@@ -41,7 +41,7 @@ from chat.turn_store import (
     open_turn,
     reopen_turn,
 )
-from chat.validation import validate_message
+from chat.validation import storable, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,9 @@ class ChatService:
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage:
                     outcome.usage = {k: int(v) for k, v in usage.items() if isinstance(v, int)}
-                piece = chunk.text
+                # What a model sends is shown and stored as it is, except what PostgreSQL
+                # cannot store (NUL, unpaired surrogates), which is marked as unreadable.
+                piece = storable(chunk.text)
                 if not piece:
                     continue
                 if outcome.first_token_s is None:

@@ -38,7 +38,9 @@ try:
             key="lab-upload",
         )
         if upload is not None:
-            turns = lab.parse_transcript(upload.getvalue())
+            turns = lab.parse_transcript(
+                upload.getvalue(), max_chars=services.settings.max_message_chars
+            )
     else:
         conversations = services.conversations.list(user_id=account.id)
         if not conversations:

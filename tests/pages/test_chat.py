@@ -62,14 +62,6 @@ def test_malformed_conversation_id_is_not_found(signed_in: Callable[..., AppTest
     assert [e.value for e in app.error] == ["Conversation not found."]
 
 
-def test_refused_text_is_explained_and_offered_back(signed_in: Callable[..., AppTest]) -> None:
-    app = signed_in()
-    app.chat_input[0].set_value("bad \x00 byte").run()
-    assert "NUL character" in app.error[0].value
-    assert app.code[0].value == "bad \x00 byte"  # nothing lost: the text is offered back
-    assert "c" not in app.query_params  # no conversation was created
-
-
 def test_markdown_is_rendered_without_raw_html(signed_in: Callable[..., AppTest]) -> None:
     app = signed_in()
     app.chat_input[0].set_value("<img src=x onerror=alert(1)> **bold**").run()
