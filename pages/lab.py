@@ -59,7 +59,7 @@ except ChatError as exc:
 
 if turns:
     probes = sum(1 for turn in turns if turn.probe)
-    st.caption(f"{len(turns)} turns, {probes} probes.")
+    st.caption(f"{len(turns)} turn{'s' * (len(turns) != 1)}, {probes} probe{'s' * (probes != 1)}.")
     if st.button("Run the replay", type="primary", key="lab-run"):
         with st.spinner(f"Replaying {len(turns)} turns under {len(STRATEGIES)} strategies…"):
             try:
