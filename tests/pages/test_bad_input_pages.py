@@ -121,5 +121,5 @@ def test_accepted_lab_upload_is_offered_for_replay(app_services: Services) -> No
     app = upload(lab_page(make_user(app_services)), upload_bytes(case["upload"], sizes))
     assert not app.exception and not app.error
     turns = len(expand(case["users"], sizes))
-    assert f"{turns} turns, 1 probes." in [caption.value for caption in app.caption]
+    assert f"{turns} turns, 1 probe." in [caption.value for caption in app.caption]
     assert [button for button in app.button if button.key == "lab-run"]
