@@ -235,3 +235,18 @@ def test_concurrent_streams_each_get_their_full_answer() -> None:
         assert errors == []
         assert results == {n: f"Echo: user {n} says a few more words here" for n in range(8)}
         assert len(server.chat_requests) == 8
+
+
+def test_request_log_stamps_when_each_answer_was_received_and_finished(
+    server: FakeOpenAIServer,
+) -> None:
+    """The load benchmark tells the model's time from the app's with these stamps."""
+    server.enqueue_reply("one two three", token_delay=0.3)
+    chunks = make_llm(server).stream("count")
+
+    next(chunks)  # the opening chunk: the server is still sleeping before "one"
+    [in_progress] = server.requests
+    assert in_progress["finished_at"] is None
+    assert "".join(str(c.content) for c in chunks) == "one two three"
+    [done] = server.requests
+    assert done["finished_at"] - done["received_at"] >= 0.8  # three 0.3 s waits

@@ -194,15 +194,17 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return raw.decode(errors="replace")
 
-    def _record(self, body: Any) -> None:
-        self.server.owner._record(
-            {
-                "method": self.command,
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body,
-            }
-        )
+    def _record(self, body: Any) -> dict[str, Any]:
+        entry = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body,
+            "received_at": time.monotonic(),
+            "finished_at": None,
+        }
+        self.server.owner._record(entry)
+        return entry
 
     def _authorized(self) -> bool:
         expected = self.server.owner.api_key
@@ -240,16 +242,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         body = self._read_body()
-        self._record(body)
-        if not self._authorized():
-            return
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._send_client_error(404, f"Unknown path {self.path}", "unknown_url")
-            return
-        if not isinstance(body, dict):
-            self._send_client_error(400, "Request body must be a JSON object.")
-            return
-        self._complete(body, self.server.owner._next_action())
+        entry = self._record(body)
+        try:
+            if not self._authorized():
+                return
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send_client_error(404, f"Unknown path {self.path}", "unknown_url")
+                return
+            if not isinstance(body, dict):
+                self._send_client_error(400, "Request body must be a JSON object.")
+                return
+            self._complete(body, self.server.owner._next_action())
+        finally:
+            entry["finished_at"] = time.monotonic()
 
     def _complete(self, body: dict[str, Any], action: _Action) -> None:
         owner = self.server.owner
@@ -393,7 +398,10 @@ class FakeOpenAIServer:
 
     Use as a context manager; ``base_url`` is what ``ChatOpenAI(base_url=...)`` needs.
     ``requests`` is the log of every request received (method, path, lower-cased headers,
-    parsed JSON body), so tests can assert exactly what the model was sent.
+    parsed JSON body), so tests can assert exactly what the model was sent. Each entry also
+    carries ``received_at`` and ``finished_at`` (``time.monotonic()``; ``finished_at`` stays
+    None while a POST is being answered), so a load test can tell the model's time from the
+    app's.
     """
 
     def __init__(
@@ -530,7 +538,8 @@ class FakeOpenAIServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """A snapshot of every request so far: ``{method, path, headers, body}``."""
+        """A snapshot of every request so far: ``{method, path, headers, body, received_at,
+        finished_at}``."""
         with self._lock:
             return list(self._requests)
 

@@ -1,0 +1,302 @@
+"""Load at the server level: 8 people chatting in real browsers against one running app.
+
+One `streamlit run` of the real app (tests/support/app_server.py) on a scratch database,
+its model the real ChatOpenAI against tests/support/openai_server.py streaming at 20 ms per
+token ("Echo: <question>", ~27 chunks); the per-user message limit is raised out of the way.
+One headless Chromium (Debian's) holds 8 browser contexts; each logs in as its own user and
+chats in a loop for 2 minutes (a new conversation every 10 turns, so titles get named too).
+
+What is measured:
+- time to first token as the browser sees it: from the Enter keydown on the chat input to
+  the first answer text in the DOM under that question, both stamped inside the page
+  (a capture-phase key listener and a MutationObserver, so Playwright's polling adds no
+  delay); p50/p95. Also the whole turn: Enter to the full answer on screen, page idle.
+- errors: an exception or error box in the page after a turn, a JavaScript error, a send
+  the chat input did not take, an answer that did not arrive in 60 s.
+- lost messages, in the database afterwards: every question a browser submitted is stored
+  once, followed by its complete echoed answer.
+- peak DB connections of the app (pg_stat_activity, application_name chat-app), sampled
+  every 20 ms; the app's pool is the default (5 + overflow 5).
+
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        python bench/load_server.py [--users 8 --seconds 120 --token-delay 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from load_check import (
+    check_stored,
+    expected_answer,
+    machine_load,
+    p50_p95_ms,
+    print_table,
+    question,
+)
+from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import expect as expect_async
+from scratch_db import scratch_engine
+from sqlalchemy import Engine, text
+
+from chat.services import build_services
+from chat.settings import Settings
+from tests.support.app_server import running_app
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.openai_server import FakeOpenAIServer
+
+PASSWORD = "a load password"
+NEW_CHAT_EVERY = 10
+ANSWER_TIMEOUT_MS = 60_000
+IDLE = (
+    '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    '[data-test-connection-state="CONNECTED"]'
+)
+# Stamped inside the page: when Enter goes down on the chat input, and when the first answer
+# text appears after the message carrying window.__watch (the question's marker).
+PAGE_CLOCKS = """
+window.__enterAt = null; window.__watch = null; window.__firstAt = null;
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && e.target.closest('[data-testid="stChatInput"]'))
+    window.__enterAt = performance.now();
+}, true);
+window.__toasts = [];
+new MutationObserver((changes) => {
+  for (const change of changes)
+    for (const node of change.addedNodes)
+      if (node.nodeType === 1)
+        for (const toast of [node, ...node.querySelectorAll('[data-testid="stToast"]')])
+          if (toast.matches('[data-testid="stToast"]')) window.__toasts.push(toast);
+  const marker = window.__watch;
+  if (!marker || window.__firstAt !== null) return;
+  const all = [...document.querySelectorAll('[data-testid="stChatMessage"]')];
+  const asked = all.findIndex(
+    (m) => m.textContent.includes(marker) && !m.textContent.includes('Echo:'));
+  if (asked >= 0 && all[asked + 1] && all[asked + 1].textContent.includes('Echo:'))
+    window.__firstAt = performance.now();
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@dataclass
+class Browsing:
+    user: int
+    sent: list[str] = field(default_factory=list)
+    first_token: list[float] = field(default_factory=list)
+    turn: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+async def idle(page: Page) -> None:
+    await page.locator(IDLE).wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+
+async def log_in(page: Page, base_url: str, username: str) -> None:
+    await page.goto(base_url, timeout=ANSWER_TIMEOUT_MS)
+    form = page.get_by_test_id("stForm").filter(has_text="Log in").first
+    await form.get_by_label("Username").fill(username, timeout=ANSWER_TIMEOUT_MS)
+    await form.get_by_label("Password", exact=True).fill(PASSWORD)
+    await form.get_by_role("button", name="Log in").click()
+    await expect_async(page.get_by_role("button", name="New chat")).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    await idle(page)
+
+
+async def submit(page: Page, asked: str) -> bool:
+    """Type and press Enter; True once the emptied input confirms the app took it (a rerun
+    landing while typing can clear the box: type again, as tests/support/browser.send)."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    button = page.get_by_test_id("stChatInputSubmitButton")
+    for _ in range(3):
+        await idle(page)
+        await box.fill(asked)
+        try:
+            await expect_async(button).to_be_enabled(timeout=3_000)
+        except AssertionError:
+            continue
+        await box.press("Enter")
+        try:
+            await expect_async(box).to_have_value("", timeout=5_000)
+            return True
+        except AssertionError:
+            continue
+    return False
+
+
+async def one_turn(page: Page, browsing: Browsing, number: int) -> None:
+    asked = question(browsing.user, number)
+    marker = asked.split(" ", 1)[0]
+    await page.evaluate("(m) => { window.__watch = m; window.__firstAt = null; }", marker)
+    if not await submit(page, asked):
+        browsing.errors["send not taken"] += 1
+        return
+    browsing.sent.append(asked)
+    try:
+        await page.wait_for_function(
+            "() => window.__firstAt !== null", polling=50, timeout=ANSWER_TIMEOUT_MS
+        )
+        entered, first = await page.evaluate("() => [window.__enterAt, window.__firstAt]")
+        if entered is None:
+            raise RuntimeError("the Enter key was not stamped")
+        browsing.first_token.append((first - entered) / 1000)
+        answer = page.get_by_test_id("stChatMessage").filter(has_text=expected_answer(asked))
+        await expect_async(answer.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        await idle(page)
+        done = await page.evaluate("() => performance.now()")
+        browsing.turn.append((done - entered) / 1000)
+    except Exception as exc:  # a timeout is the browser's view of a lost answer
+        browsing.errors[f"no answer ({type(exc).__name__})"] += 1
+        await page.reload()
+    # Error boxes are redrawn by every run, so what is on screen now belongs to this turn;
+    # a toast outlives the run that raised it, so toasts are counted as they appear.
+    for kind, selector in (
+        ("exception box", '[data-testid="stException"]'),
+        ("error box", '[data-testid="stAlertContentError"]'),
+    ):
+        shown = await page.locator(selector).count()
+        if shown:
+            browsing.errors[kind] += shown
+    toasts = await page.evaluate(
+        "() => window.__toasts.splice(0).map((toast) => toast.textContent)"
+    )
+    for toast in toasts:
+        browsing.errors[f"toast: {toast[:60]}"] += 1
+
+
+async def chat(
+    browser: Browser, base_url: str, username: str, browsing: Browsing, start: Start
+) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_init_script(PAGE_CLOCKS)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: browsing.errors.update(["javascript error"]))
+    try:
+        await log_in(page, base_url, username)
+        until = await start.when_all_logged_in()
+        number = 0
+        while time.monotonic() < until:
+            if number and number % NEW_CHAT_EVERY == 0:
+                await idle(page)
+                await page.get_by_role("button", name="New chat").click()
+                await expect_async(page.get_by_role("heading", name="New chat")).to_be_visible()
+            await one_turn(page, browsing, number)
+            number += 1
+    finally:
+        await context.close()
+
+
+class Start:
+    """The chatting starts together, once every browser has logged in (logins are slow on a
+    busy small machine and are not what this measures); the deadline only stops new turns."""
+
+    def __init__(self, browsers: int, seconds: float) -> None:
+        self.barrier = asyncio.Barrier(browsers)
+        self.seconds = seconds
+        self.at = 0.0
+
+    async def when_all_logged_in(self) -> float:
+        if await self.barrier.wait() == 0:
+            self.at = time.monotonic()
+        await self.barrier.wait()
+        return self.at + self.seconds
+
+
+async def drive(base_url: str, names: list[str], seconds: float) -> tuple[list[Browsing], float]:
+    runs = [Browsing(user=n) for n in range(len(names))]
+    start = Start(len(names), seconds)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS
+        )
+        try:
+            pairs = zip(names, runs, strict=True)
+            await asyncio.gather(*(chat(browser, base_url, n, run, start) for n, run in pairs))
+        finally:
+            await browser.close()
+    return runs, time.monotonic() - start.at
+
+
+def watch_connections(engine: Engine, stop: threading.Event, peak: list[int]) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'chat-app'"
+    )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], connection.execute(query).scalar_one())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--token-delay", type=float, default=0.02)
+    args = parser.parse_args()
+    with (
+        scratch_engine() as engine,
+        FakeOpenAIServer(api_key="sk-bench", default_token_delay=args.token_delay) as server,
+        tempfile.TemporaryDirectory() as data_dir,
+    ):
+        url = engine.url.render_as_string(hide_password=False)
+        settings = Settings(database_url=url, bcrypt_rounds=10, cookie_key="b" * 40)
+        accounts = build_services(settings, engine=engine).accounts
+        tag = uuid.uuid4().hex[:6]
+        usernames = [f"load-{tag}-{n}" for n in range(args.users)]
+        users = [
+            accounts.create(username=name, email=f"{name}@example.com", password=PASSWORD).id
+            for name in usernames
+        ]
+        env = {
+            "DATABASE_URL": url,
+            "DATA_DIR": data_dir,
+            "CHAT_SECRETS_FILE": str(Path(data_dir) / "no-secrets.toml"),
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": server.base_url,
+            "MODELS": "test-model",
+            "MESSAGES_PER_MINUTE": "100000",
+            "BCRYPT_ROUNDS": "10",
+            "COOKIE_KEY": "k" * 48,
+        }
+        stop, peak = threading.Event(), [0]
+        watcher = threading.Thread(target=watch_connections, args=(engine, stop, peak))
+        with running_app(env, log_path=Path(data_dir) / "app.log") as base_url:
+            watcher.start()
+            runs, wall = asyncio.run(drive(base_url, usernames, args.seconds))
+            stop.set()
+            watcher.join()
+            load = machine_load()
+        stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
+    errors = sum((r.errors for r in runs), Counter())
+    first = [s for r in runs for s in r.first_token]
+    turns = [s for r in runs for s in r.turn]
+    print_table(
+        f"server level: {args.users} browsers, {args.seconds:.0f} s of chatting, model"
+        f" {args.token_delay * 1000:.0f} ms/token",
+        [
+            ("turns completed", len(turns)),
+            ("wall s (after the logins)", f"{wall:.1f}"),
+            ("turns/s", f"{len(turns) / wall:.2f}"),
+            ("errors", f"{sum(errors.values())} {dict(errors) or ''}".strip()),
+            ("time to first token p50 / p95 ms", p50_p95_ms(first)),
+            ("turn (enter to answer, idle) p50 / p95 ms", p50_p95_ms(turns)),
+            ("peak DB connections (pg_stat_activity)", peak[0]),
+            ("questions stored / sent", f"{stored.stored} / {stored.sent}"),
+            ("complete answers", stored.complete_answers),
+            ("lost messages", stored.lost),
+            ("duplicated / unexpected questions", f"{stored.duplicated} / {stored.unexpected}"),
+            ("machine load", load),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""Load at the service level: many users chatting at once through the page's code path.
+
+50 users (threads) each run 20 turns exactly as pages/chat.py does: ChatService.send ->
+consume Turn.stream() -> turn.close() -> update_memory (stateful strategies only, as the
+page) -> name_conversation when the turn asks for a title. The services are the real
+build_services over a real engine from chat.db.make_engine with a pool of 5 (overflow 0);
+the model is the real ChatOpenAI against tests/support/openai_server.py streaming at 20 ms
+per token (it answers "Echo: <question>", ~27 chunks). The per-user message limit is raised
+out of the way (its query still runs).
+
+What is measured:
+- turns/s over the whole run, and errors (any exception, a failed summary update).
+- overhead = a turn's wall time (from calling send() to the title stored) minus the time
+  the model server spent answering that turn's requests (from receiving each request to
+  writing its last byte; the server timestamps its request log). So it counts everything
+  the app does (validation, limit check, storing the question, ownership check, memory
+  read, HTTP client, chunk handling, storing the answer and context log, memory update,
+  title write) including waiting for a pooled connection. The model server shares this
+  process (and its GIL), so on a small machine this is an upper bound. "before model" is
+  send() to the server receiving the chat request; "after model" is the rest.
+- peak DB connections: pg_stat_activity rows of the app's engine (application_name
+  chat-app, this database), sampled every 20 ms; never above the pool.
+- connections held while streaming, two ways: each chunk the page receives is checked
+  against the pool's checkout events for its own thread (a chunk delivered while that turn
+  holds a connection is counted); and the sampler records how many streams the model
+  server was serving at once next to the pool's checked-out count: with a pool of 5, more
+  than 5 concurrent streams is only possible if streaming holds no connection.
+- lost messages afterwards, in the database: every question stored once, followed by its
+  complete echoed answer.
+
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        python bench/load_service.py [--users 50 --turns 20 --token-delay 0.02 --pool 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from load_check import (
+    MARKER,
+    StoredCheck,
+    check_stored,
+    machine_load,
+    p50_p95_ms,
+    print_table,
+    question,
+)
+from pydantic import SecretStr
+from scratch_db import scratch_engine
+from sqlalchemy import Engine, event, text
+
+from chat.db import make_engine
+from chat.memory import STRATEGIES
+from chat.services import Services, build_services
+from chat.settings import Settings
+from tests.support.openai_server import FakeOpenAIServer
+
+SAMPLE_EVERY = 0.02
+BUSY_STREAMS = 10  # "many streams at once", for the checked-out count next to them
+
+
+@dataclass
+class TurnRecord:
+    user: int
+    turn: int
+    started: float
+    sent: float | None = None
+    first_chunk: float | None = None
+    done: float | None = None
+    chunks: int = 0
+    chunks_holding: int = 0
+    error: str | None = None
+
+
+class PoolHolders:
+    """Which threads hold a pooled connection right now, from the pool's own events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.held: Counter[int] = Counter()
+        self.checkouts = 0
+        self.hold_times: list[float] = []
+        self._lock = threading.Lock()
+        event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(engine.pool, "checkin", self._checkin)
+
+    def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info["holder"] = threading.get_ident()
+        record.info["since"] = time.monotonic()
+        with self._lock:
+            self.held[record.info["holder"]] += 1
+            self.checkouts += 1
+
+    def _checkin(self, _dbapi: Any, record: Any) -> None:
+        holder = record.info.pop("holder", None)
+        if holder is not None:
+            with self._lock:
+                self.held[holder] -= 1
+                self.hold_times.append(time.monotonic() - record.info.pop("since"))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.checkouts, self.hold_times = 0, []
+
+    def holding(self) -> bool:
+        return self.held.get(threading.get_ident(), 0) > 0
+
+
+@dataclass
+class Samples:
+    peak_backends: int = 0
+    peak_active_backends: int = 0
+    peak_checked_out: int = 0
+    peak_streams: int = 0
+    checked_out_at_peak_streams: int = 0
+    peak_checked_out_while_busy: int = 0
+    busy_samples: int = 0
+    count: int = 0
+
+
+def sample(
+    monitor: Engine, app: Engine, server: FakeOpenAIServer, stop: threading.Event
+) -> Samples:
+    """Every 20 ms: the app's backends (all, non-idle), the pool's checked-out count and the
+    streams the model server is serving."""
+    samples = Samples()
+    query = text(
+        "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'chat-app'"
+    )
+    with monitor.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        while not stop.wait(SAMPLE_EVERY):
+            backends, active = connection.execute(query).one()
+            checked_out = app.pool.checkedout()  # type: ignore[attr-defined]
+            streams = sum(
+                1
+                for r in server.requests
+                if r["finished_at"] is None and (r["body"] or {}).get("stream")
+            )
+            samples.count += 1
+            samples.peak_backends = max(samples.peak_backends, backends)
+            samples.peak_active_backends = max(samples.peak_active_backends, active)
+            samples.peak_checked_out = max(samples.peak_checked_out, checked_out)
+            if streams > samples.peak_streams:
+                samples.peak_streams, samples.checked_out_at_peak_streams = streams, checked_out
+            if streams >= BUSY_STREAMS:
+                samples.busy_samples += 1
+                samples.peak_checked_out_while_busy = max(
+                    samples.peak_checked_out_while_busy, checked_out
+                )
+    return samples
+
+
+def user_loop(
+    services: Services, holders: PoolHolders, user: int, user_id: uuid.UUID, turns: int
+) -> list[TurnRecord]:
+    records, conversation_id = [], None
+    for number in range(turns):
+        record = TurnRecord(user=user, turn=number, started=time.monotonic())
+        records.append(record)
+        try:
+            turn = services.chat.send(
+                user_id=user_id, conversation_id=conversation_id, text=question(user, number)
+            )
+            record.sent = time.monotonic()
+            conversation_id = turn.conversation_id
+            try:
+                for _piece in turn.stream():
+                    record.first_chunk = record.first_chunk or time.monotonic()
+                    record.chunks += 1
+                    record.chunks_holding += holders.holding()
+            finally:
+                turn.close()
+            if STRATEGIES[turn.strategy_name].stateful:
+                update = services.chat.update_memory(
+                    user_id=user_id, conversation_id=conversation_id
+                )
+                if update.status == "failed":
+                    record.error = f"summary: {update.message}"
+            if turn.needs_title:
+                services.chat.name_conversation(turn)
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+        record.done = time.monotonic()
+    return records
+
+
+def model_time(records: list[TurnRecord], server: FakeOpenAIServer) -> dict[tuple[int, int], Any]:
+    """Per turn: (seconds the server spent answering it, when its chat request arrived).
+    A request belongs to the user its markers name, and to that user's turn in progress
+    when it arrived (each user's turns run one after the other)."""
+    spans: dict[int, list[TurnRecord]] = {}
+    for record in records:
+        spans.setdefault(record.user, []).append(record)
+    found: dict[tuple[int, int], Any] = {}
+    for request in server.requests:
+        body = request["body"] or {}
+        contents = " ".join(str(m.get("content")) for m in body.get("messages") or [])
+        marker = MARKER.search(contents)
+        if marker is None or request["finished_at"] is None:
+            continue
+        for record in spans.get(int(marker.group(1)), []):
+            if record.started <= request["received_at"] <= (record.done or 0):
+                spent, arrived = found.get((record.user, record.turn), (0.0, None))
+                spent += request["finished_at"] - request["received_at"]
+                if body.get("stream") and arrived is None:
+                    arrived = request["received_at"]
+                found[(record.user, record.turn)] = (spent, arrived)
+                break
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--token-delay", type=float, default=0.02)
+    parser.add_argument("--pool", type=int, default=5)
+    parser.add_argument("--strategy", default="window", choices=sorted(STRATEGIES))
+    args = parser.parse_args()
+    with (
+        scratch_engine() as monitor,
+        FakeOpenAIServer(api_key="sk-bench", default_token_delay=args.token_delay) as server,
+    ):
+        settings = Settings(
+            database_url="postgresql://unused",
+            openai_api_key=SecretStr("sk-bench"),
+            openai_base_url=server.base_url,
+            models=["test-model"],
+            bcrypt_rounds=10,
+            cookie_key="b" * 40,
+            messages_per_minute=100_000,
+            db_pool_size=args.pool,
+            db_max_overflow=0,
+            default_memory_strategy=args.strategy,
+        )
+        engine = make_engine(monitor.url.render_as_string(hide_password=False), settings)
+        services = build_services(settings, engine=engine)
+        users = [
+            services.accounts.create(
+                username=f"load-{n}", email=f"load-{n}@example.com", password="a load password"
+            ).id
+            for n in range(args.users)
+        ]
+        # One turn first, not counted: the first turn in a process imports the model client
+        # and loads the tokenizer, which a running server has long done.
+        warm = services.accounts.create(
+            username="load-warm-up", email="warm@example.com", password="a load password"
+        )
+        holders = PoolHolders(engine)
+        user_loop(services, holders, -1, warm.id, 1)
+        holders.reset()
+        stop, results, samples = threading.Event(), [], Samples()
+
+        def sampler() -> None:
+            nonlocal samples
+            samples = sample(monitor, engine, server, stop)
+
+        watcher = threading.Thread(target=sampler)
+        watcher.start()
+        started = time.monotonic()
+        threads = [
+            threading.Thread(
+                target=lambda n=n: results.extend(
+                    user_loop(services, holders, n, users[n], args.turns)
+                )
+            )
+            for n in range(args.users)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.monotonic() - started
+        stop.set()
+        watcher.join()
+        load = machine_load()
+        stored = check_stored(
+            monitor,
+            {users[n]: [question(n, t) for t in range(args.turns)] for n in range(args.users)},
+        )
+        spent = model_time(results, server)
+        engine.dispose()
+    report(args, results, spent, samples, holders, stored, wall, load)
+
+
+def report(
+    args: argparse.Namespace,
+    results: list[TurnRecord],
+    spent: dict[tuple[int, int], Any],
+    samples: Samples,
+    holders: PoolHolders,
+    stored: StoredCheck,
+    wall: float,
+    load: str,
+) -> None:
+    ok = [r for r in results if r.error is None and r.done is not None]
+    overhead, before, after, first = [], [], [], []
+    for record in ok:
+        model_s, arrived = spent.get((record.user, record.turn), (0.0, None))
+        total = record.done - record.started
+        overhead.append(total - model_s)
+        if arrived is not None:
+            before.append(arrived - record.started)
+            after.append(total - model_s - (arrived - record.started))
+        if record.first_chunk is not None:
+            first.append(record.first_chunk - record.started)
+    errors = Counter(r.error.split(":")[0] for r in results if r.error)
+    chunks = sum(r.chunks for r in results)
+    holding = sum(r.chunks_holding for r in results)
+    print_table(
+        f"service level: {args.users} users x {args.turns} turns, model"
+        f" {args.token_delay * 1000:.0f} ms/token, pool {args.pool} (overflow 0),"
+        f" strategy {args.strategy}",
+        [
+            ("turns", len(results)),
+            ("wall s", f"{wall:.1f}"),
+            ("turns/s", f"{len(results) / wall:.1f}"),
+            ("errors", f"{sum(errors.values())} {dict(errors) or ''}".strip()),
+            ("overhead p50 / p95 ms", p50_p95_ms(overhead)),
+            ("  before model p50 / p95 ms", p50_p95_ms(before)),
+            ("  after model p50 / p95 ms", p50_p95_ms(after)),
+            ("first chunk p50 / p95 ms", p50_p95_ms(first)),
+            ("peak DB connections (pg_stat_activity)", samples.peak_backends),
+            ("peak non-idle DB connections", samples.peak_active_backends),
+            ("peak pool checked out", samples.peak_checked_out),
+            ("pool checkouts per turn", f"{holders.checkouts / len(results):.1f}"),
+            ("connection held p50 / p95 ms", p50_p95_ms(holders.hold_times)),
+            ("peak concurrent streams (model server)", samples.peak_streams),
+            ("  pool checked out at that moment", samples.checked_out_at_peak_streams),
+            (
+                f"peak checked out while >= {BUSY_STREAMS} streams",
+                f"{samples.peak_checked_out_while_busy} ({samples.busy_samples} samples)",
+            ),
+            ("chunks received holding a connection", f"{holding} of {chunks}"),
+            ("samples (every 20 ms)", samples.count),
+            ("questions stored / sent", f"{stored.stored} / {stored.sent}"),
+            ("complete answers", stored.complete_answers),
+            ("lost messages", stored.lost),
+            ("duplicated / unexpected questions", f"{stored.duplicated} / {stored.unexpected}"),
+            ("machine load", load),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
