@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 import threading
 import time
@@ -89,6 +90,7 @@ new MutationObserver((changes) => {
 @dataclass
 class Browsing:
     user: int
+    artifacts: Path
     sent: list[str] = field(default_factory=list)
     first_token: list[float] = field(default_factory=list)
     turn: list[float] = field(default_factory=list)
@@ -155,9 +157,16 @@ async def one_turn(page: Page, browsing: Browsing, number: int) -> None:
         browsing.turn.append((done - entered) / 1000)
     except Exception as exc:  # a timeout is the browser's view of a lost answer
         browsing.errors[f"no answer ({type(exc).__name__})"] += 1
+        await page.screenshot(path=browsing.artifacts / f"{marker[:-1]}.png", full_page=True)
+        await count_error_signs(page, browsing)
         await page.reload()
-    # Error boxes are redrawn by every run, so what is on screen now belongs to this turn;
-    # a toast outlives the run that raised it, so toasts are counted as they appear.
+        return
+    await count_error_signs(page, browsing)
+
+
+async def count_error_signs(page: Page, browsing: Browsing) -> None:
+    """Error boxes are redrawn by every run, so what is on screen now belongs to this turn;
+    a toast outlives the run that raised it, so toasts are counted as they appear."""
     for kind, selector in (
         ("exception box", '[data-testid="stException"]'),
         ("error box", '[data-testid="stAlertContentError"]'),
@@ -210,8 +219,10 @@ class Start:
         return self.at + self.seconds
 
 
-async def drive(base_url: str, names: list[str], seconds: float) -> tuple[list[Browsing], float]:
-    runs = [Browsing(user=n) for n in range(len(names))]
+async def drive(
+    base_url: str, names: list[str], seconds: float, artifacts: Path
+) -> tuple[list[Browsing], float]:
+    runs = [Browsing(user=n, artifacts=artifacts) for n in range(len(names))]
     start = Start(len(names), seconds)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -244,8 +255,8 @@ def main() -> None:
     with (
         scratch_engine() as engine,
         FakeOpenAIServer(api_key="sk-bench", default_token_delay=args.token_delay) as server,
-        tempfile.TemporaryDirectory() as data_dir,
     ):
+        data_dir = tempfile.mkdtemp(prefix="load-server-")
         url = engine.url.render_as_string(hide_password=False)
         settings = Settings(database_url=url, bcrypt_rounds=10, cookie_key="b" * 40)
         accounts = build_services(settings, engine=engine).accounts
@@ -270,12 +281,16 @@ def main() -> None:
         watcher = threading.Thread(target=watch_connections, args=(engine, stop, peak))
         with running_app(env, log_path=Path(data_dir) / "app.log") as base_url:
             watcher.start()
-            runs, wall = asyncio.run(drive(base_url, usernames, args.seconds))
+            runs, wall = asyncio.run(drive(base_url, usernames, args.seconds, Path(data_dir)))
             stop.set()
             watcher.join()
             load = machine_load()
         stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
     errors = sum((r.errors for r in runs), Counter())
+    if errors or stored.lost:
+        print(f"The app's log and screenshots of failed turns are kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir)
     first = [s for r in runs for s in r.first_token]
     turns = [s for r in runs for s in r.turn]
     print_table(
