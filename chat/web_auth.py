@@ -9,6 +9,8 @@ here:
   whose user was revoked or disabled is signed out on its next interaction; idle and
   absolute lifetimes apply to both (AccountService.session_account);
 - throttling: failed logins are counted per username and per client (`client_key`);
+- logging out is our own button (`sign_out`), so the chat page draws no cookie component
+  whose report could rerun it mid-answer;
 - the cookie write is confirmed: the library writes it from a hidden iframe, and a rerun that
   races the write silently loses it. `ensure_cookie` keeps the write on the page until the
   browser's cookies, read back, contain it.
@@ -204,6 +206,20 @@ def cookie_settled() -> bool:
         or st.session_state.get(SKIPPED_KEY)
         or not st.context.headers
     )
+
+
+def sign_out(accounts: AccountService, account: Account) -> None:
+    """The logout button: end the user's sessions server-side (every remember-me cookie
+    issued so far, this browser's included, is refused from now on), then here.
+
+    A plain button, not the library's logout: that one needs the library's cookie component
+    on the page, and the component reports the browser's cookies when it mounts, which
+    reruns the page. On the chat page that rerun ended the run streaming an answer (the
+    first one after logging in or reloading, on a busy machine), so the chat page draws no
+    cookie component at all. The revoked cookie left in the browser is dead; the next login
+    replaces it."""
+    accounts.revoke_sessions(user_id=account.id)
+    sign_out_locally()
 
 
 def sign_out_locally() -> None:

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from chat import runtime
 from chat.accounts import Account
 from chat.conversations import ConversationView, group_by_age
 from chat.errors import ChatError
 from chat.llm import model_label
 from chat.repository import ConversationSummary
 from chat.services import Services
+from chat.web_auth import sign_out
 from pages.parts.dialogs import draw_conversation_dialogs, request_dialog
 from pages.parts.search import draw_search
 
@@ -65,12 +65,8 @@ def draw_sidebar(
                 "Running on the built-in offline model: no API key is configured.",
                 icon=":material/cloud_off:",
             )
-
-        def revoke_on_logout(_details: dict[str, object]) -> None:
-            services.accounts.revoke_sessions(user_id=account.id)
-
-        runtime.authenticator().logout(
-            "Log out", location="sidebar", key="logout-button", callback=revoke_on_logout
+        st.button(
+            "Log out", key="logout-button", on_click=sign_out, args=(services.accounts, account)
         )
     draw_conversation_dialogs(services, account)
 

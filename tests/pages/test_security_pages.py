@@ -79,3 +79,21 @@ def test_a_foreign_conversation_in_the_url_is_not_found(
     app = signed_in({"c": str(conversation)})
     assert [e.value for e in app.error] == ["Conversation not found."]
     assert not any("private words" in str(m.value) for m in app.markdown)
+
+
+def test_log_out_ends_every_session_and_draws_no_cookie_component_on_the_chat_page(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    """A cookie component reports to the server when it mounts, which reruns the page and
+    cut an answer streaming on the chat page short: the chat page has none, logout included."""
+    app = signed_in()
+    assert any(button.label == "New chat" for button in app.button)
+    assert app.get("component_instance") == []
+    username, login_at = app.session_state["username"], app.session_state["_auth_login_at"]
+    assert app_services.accounts.session_account(username=username, issued_at=login_at)
+
+    next(button for button in app.button if button.label == "Log out").click()
+    app.run()
+
+    assert any(button.label == "Log in" for button in app.button)
+    assert app_services.accounts.session_account(username=username, issued_at=login_at) is None
