@@ -16,8 +16,11 @@ What is measured:
   the app does (validation, limit check, storing the question, ownership check, memory
   read, HTTP client, chunk handling, storing the answer and context log, memory update,
   title write) including waiting for a pooled connection. The model server shares this
-  process (and its GIL), so on a small machine this is an upper bound. "before model" is
-  send() to the server receiving the chat request; "after model" is the rest.
+  process (and its GIL), so on a small machine this is an upper bound. It is split into:
+  send() to the chat request reaching the server; the server's last byte to the last chunk
+  the page reads (the client falling behind the stream); the last chunk to the stream
+  closed (the chain's save and the turn's own finish: the answer stored); and the memory
+  update and title after it (the title request's model time excluded).
 - peak DB connections: pg_stat_activity rows of the app's engine (application_name
   chat-app, this database), sampled every 20 ms; never above the pool.
 - connections held while streaming, two ways: each chunk the page receives is checked
@@ -35,6 +38,7 @@ What is measured:
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 import time
 import uuid
@@ -72,6 +76,8 @@ class TurnRecord:
     started: float
     sent: float | None = None
     first_chunk: float | None = None
+    last_chunk: float | None = None
+    stream_closed: float | None = None
     done: float | None = None
     chunks: int = 0
     chunks_holding: int = 0
@@ -171,11 +177,13 @@ def user_loop(
             conversation_id = turn.conversation_id
             try:
                 for _piece in turn.stream():
-                    record.first_chunk = record.first_chunk or time.monotonic()
+                    record.last_chunk = time.monotonic()
+                    record.first_chunk = record.first_chunk or record.last_chunk
                     record.chunks += 1
                     record.chunks_holding += holders.holding()
             finally:
                 turn.close()
+            record.stream_closed = time.monotonic()
             if STRATEGIES[turn.strategy_name].stateful:
                 update = services.chat.update_memory(
                     user_id=user_id, conversation_id=conversation_id
@@ -190,14 +198,25 @@ def user_loop(
     return records
 
 
-def model_time(records: list[TurnRecord], server: FakeOpenAIServer) -> dict[tuple[int, int], Any]:
-    """Per turn: (seconds the server spent answering it, when its chat request arrived).
-    A request belongs to the user its markers name, and to that user's turn in progress
+@dataclass
+class ModelSide:
+    """What the model server did for one turn."""
+
+    spent: float = 0.0  # seconds answering this turn's requests (chat, title, summary)
+    chat_received: float | None = None  # when the streamed chat request arrived
+    chat_finished: float | None = None  # when its last byte was written
+    after_stream: float = 0.0  # seconds answering requests made after the stream (title)
+
+
+def model_side(
+    records: list[TurnRecord], server: FakeOpenAIServer
+) -> dict[tuple[int, int], ModelSide]:
+    """A request belongs to the user its markers name, and to that user's turn in progress
     when it arrived (each user's turns run one after the other)."""
     spans: dict[int, list[TurnRecord]] = {}
     for record in records:
         spans.setdefault(record.user, []).append(record)
-    found: dict[tuple[int, int], Any] = {}
+    found: dict[tuple[int, int], ModelSide] = {}
     for request in server.requests:
         body = request["body"] or {}
         contents = " ".join(str(m.get("content")) for m in body.get("messages") or [])
@@ -206,11 +225,14 @@ def model_time(records: list[TurnRecord], server: FakeOpenAIServer) -> dict[tupl
             continue
         for record in spans.get(int(marker.group(1)), []):
             if record.started <= request["received_at"] <= (record.done or 0):
-                spent, arrived = found.get((record.user, record.turn), (0.0, None))
-                spent += request["finished_at"] - request["received_at"]
-                if body.get("stream") and arrived is None:
-                    arrived = request["received_at"]
-                found[(record.user, record.turn)] = (spent, arrived)
+                side = found.setdefault((record.user, record.turn), ModelSide())
+                took = request["finished_at"] - request["received_at"]
+                side.spent += took
+                if body.get("stream") and side.chat_received is None:
+                    side.chat_received = request["received_at"]
+                    side.chat_finished = request["finished_at"]
+                elif request["received_at"] >= (record.stream_closed or math.inf):
+                    side.after_stream += took
                 break
     return found
 
@@ -284,7 +306,7 @@ def main() -> None:
             monitor,
             {users[n]: [question(n, t) for t in range(args.turns)] for n in range(args.users)},
         )
-        spent = model_time(results, server)
+        spent = model_side(results, server)
         engine.dispose()
     report(args, results, spent, samples, holders, stored, wall, load)
 
@@ -292,24 +314,25 @@ def main() -> None:
 def report(
     args: argparse.Namespace,
     results: list[TurnRecord],
-    spent: dict[tuple[int, int], Any],
+    spent: dict[tuple[int, int], ModelSide],
     samples: Samples,
     holders: PoolHolders,
     stored: StoredCheck,
     wall: float,
     load: str,
 ) -> None:
-    ok = [r for r in results if r.error is None and r.done is not None]
-    overhead, before, after, first = [], [], [], []
+    ok = [r for r in results if r.error is None and r.done and r.last_chunk and r.stream_closed]
+    overhead, before, lag, storing, closing, first = [], [], [], [], [], []
     for record in ok:
-        model_s, arrived = spent.get((record.user, record.turn), (0.0, None))
-        total = record.done - record.started
-        overhead.append(total - model_s)
-        if arrived is not None:
-            before.append(arrived - record.started)
-            after.append(total - model_s - (arrived - record.started))
-        if record.first_chunk is not None:
-            first.append(record.first_chunk - record.started)
+        side = spent.get((record.user, record.turn), ModelSide())
+        assert record.done and record.last_chunk and record.stream_closed and record.first_chunk
+        overhead.append(record.done - record.started - side.spent)
+        first.append(record.first_chunk - record.started)
+        if side.chat_received is not None and side.chat_finished is not None:
+            before.append(side.chat_received - record.started)
+            lag.append(record.last_chunk - side.chat_finished)
+        storing.append(record.stream_closed - record.last_chunk)
+        closing.append(record.done - record.stream_closed - side.after_stream)
     errors = Counter(r.error.split(":")[0] for r in results if r.error)
     chunks = sum(r.chunks for r in results)
     holding = sum(r.chunks_holding for r in results)
@@ -323,8 +346,10 @@ def report(
             ("turns/s", f"{len(results) / wall:.1f}"),
             ("errors", f"{sum(errors.values())} {dict(errors) or ''}".strip()),
             ("overhead p50 / p95 ms", p50_p95_ms(overhead)),
-            ("  before model p50 / p95 ms", p50_p95_ms(before)),
-            ("  after model p50 / p95 ms", p50_p95_ms(after)),
+            ("  send() to the request at the model", p50_p95_ms(before)),
+            ("  model's last byte to the last chunk read", p50_p95_ms(lag)),
+            ("  last chunk to the answer stored", p50_p95_ms(storing)),
+            ("  memory update and title (model excluded)", p50_p95_ms(closing)),
             ("first chunk p50 / p95 ms", p50_p95_ms(first)),
             ("peak DB connections (pg_stat_activity)", samples.peak_backends),
             ("peak non-idle DB connections", samples.peak_active_backends),
