@@ -21,6 +21,10 @@ What is measured:
   the page reads (the client falling behind the stream); the last chunk to the stream
   closed (the chain's save and the turn's own finish: the answer stored); and the memory
   update and title after it (the title request's model time excluded).
+- the pool: connections held per checkout, time to get one (queueing and the pre-ping),
+  timeouts; and errors LangChain caught in its callbacks and only logged (the chain's own
+  history save runs in one: a pool timeout there reaches no caller, and the turn's own
+  finish stores the answer anyway).
 - peak DB connections: pg_stat_activity rows of the app's engine (application_name
   chat-app, this database), sampled every 20 ms; never above the pool.
 - connections held while streaming, two ways: each chunk the page receives is checked
@@ -38,6 +42,7 @@ What is measured:
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import threading
 import time
@@ -58,6 +63,7 @@ from load_check import (
 from pydantic import SecretStr
 from scratch_db import scratch_engine
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chat.db import make_engine
 from chat.memory import STRATEGIES
@@ -85,15 +91,30 @@ class TurnRecord:
 
 
 class PoolHolders:
-    """Which threads hold a pooled connection right now, from the pool's own events."""
+    """Which threads hold a pooled connection right now, from the pool's own events; and how
+    long getting one took (queueing and the pre-ping), timing the pool's connect()."""
 
     def __init__(self, engine: Engine) -> None:
         self.held: Counter[int] = Counter()
-        self.checkouts = 0
+        self.checkouts = self.timeouts = 0
         self.hold_times: list[float] = []
+        self.waits: list[float] = []
         self._lock = threading.Lock()
         event.listen(engine.pool, "checkout", self._checkout)
         event.listen(engine.pool, "checkin", self._checkin)
+        connect = engine.pool.connect
+
+        def timed_connect() -> Any:
+            started = time.monotonic()
+            try:
+                return connect()
+            except PoolTimeout:
+                self.timeouts += 1
+                raise
+            finally:
+                self.waits.append(time.monotonic() - started)
+
+        engine.pool.connect = timed_connect  # type: ignore[method-assign]
 
     def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
         record.info["holder"] = threading.get_ident()
@@ -111,10 +132,25 @@ class PoolHolders:
 
     def reset(self) -> None:
         with self._lock:
-            self.checkouts, self.hold_times = 0, []
+            self.checkouts, self.timeouts, self.hold_times, self.waits = 0, 0, [], []
 
     def holding(self) -> bool:
         return self.held.get(threading.get_ident(), 0) > 0
+
+
+class SwallowedErrors(logging.Handler):
+    """LangChain logs an exception raised inside a callback and carries on (the chain's own
+    history save runs in one), so no caller sees it: counted here from that log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: Counter[str] = Counter()
+        logging.getLogger("langchain_core.callbacks.manager").addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Error in"):
+            self.seen[message.split("(")[0].removeprefix("Error in ")] += 1
 
 
 @dataclass
@@ -277,6 +313,7 @@ def main() -> None:
         holders = PoolHolders(engine)
         user_loop(services, holders, -1, warm.id, 1)
         holders.reset()
+        swallowed = SwallowedErrors()
         stop, results, samples = threading.Event(), [], Samples()
 
         def sampler() -> None:
@@ -308,7 +345,7 @@ def main() -> None:
         )
         spent = model_side(results, server)
         engine.dispose()
-    report(args, results, spent, samples, holders, stored, wall, load)
+    report(args, results, spent, samples, holders, swallowed, stored, wall, load)
 
 
 def report(
@@ -317,6 +354,7 @@ def report(
     spent: dict[tuple[int, int], ModelSide],
     samples: Samples,
     holders: PoolHolders,
+    swallowed: SwallowedErrors,
     stored: StoredCheck,
     wall: float,
     load: str,
@@ -356,6 +394,15 @@ def report(
             ("peak pool checked out", samples.peak_checked_out),
             ("pool checkouts per turn", f"{holders.checkouts / len(results):.1f}"),
             ("connection held p50 / p95 ms", p50_p95_ms(holders.hold_times)),
+            (
+                "getting a connection p50 / p95 / max ms",
+                f"{p50_p95_ms(holders.waits)} / {max(holders.waits, default=0) * 1000:.0f}",
+            ),
+            ("pool timeouts", holders.timeouts),
+            (
+                "errors in LangChain callbacks (logged only)",
+                f"{sum(swallowed.seen.values())} {dict(swallowed.seen) or ''}".strip(),
+            ),
             ("peak concurrent streams (model server)", samples.peak_streams),
             ("  pool checked out at that moment", samples.checked_out_at_peak_streams),
             (
