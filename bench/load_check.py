@@ -18,16 +18,21 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-# ~25 words: the echoed answer streams ~27 chunks, about half a second at 20 ms per token.
 FILLER = (
     "please tell me something short about the weather, the sea, tea, old maps, bread and "
     "night trains, in a few plain sentences for a busy reader today"
 )
+WORDS = FILLER.split() * 2
 MARKER = re.compile(r"\bu(\d+)-t(\d+):")
 
 
 def question(user: int, turn: int) -> str:
-    return f"u{user}-t{turn}: {FILLER}"
+    """10 to 40 words after the marker, varying with user and turn: the echoed answer streams
+    12 to 42 chunks (27 on average, about half a second at 20 ms per token). With one length
+    for all, users started together stay in step and every stream ends at the same moment,
+    so the writes after the stream queue for the pool in bursts no real traffic has."""
+    count = 10 + (user * 7 + turn * 13) % 31
+    return f"u{user}-t{turn}: " + " ".join(WORDS[:count])
 
 
 def expected_answer(asked: str) -> str:

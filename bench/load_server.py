@@ -2,7 +2,7 @@
 
 One `streamlit run` of the real app (tests/support/app_server.py) on a scratch database,
 its model the real ChatOpenAI against tests/support/openai_server.py streaming at 20 ms per
-token ("Echo: <question>", ~27 chunks); the per-user message limit is raised out of the way.
+token ("Echo: <question>", 12 to 42 chunks); the per-user message limit is raised out of the way.
 One headless Chromium (Debian's) holds 8 browser contexts; each logs in as its own user and
 chats in a loop for 2 minutes (a new conversation every 10 turns, so titles get named too).
 
