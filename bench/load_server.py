@@ -181,6 +181,19 @@ async def count_error_signs(page: Page, browsing: Browsing) -> None:
         browsing.errors[f"toast: {toast[:60]}"] += 1
 
 
+async def new_chat(page: Page, browsing: Browsing) -> None:
+    try:
+        await idle(page)
+        await page.get_by_role("button", name="New chat").click()
+        await expect_async(page.get_by_role("heading", name="New chat")).to_be_visible(
+            timeout=ANSWER_TIMEOUT_MS
+        )
+    except Exception as exc:
+        browsing.errors[f"new chat did not open ({type(exc).__name__})"] += 1
+        await page.screenshot(path=browsing.artifacts / f"u{browsing.user}-new-chat.png")
+        await page.reload()
+
+
 async def chat(
     browser: Browser, base_url: str, username: str, browsing: Browsing, start: Start
 ) -> None:
@@ -194,9 +207,7 @@ async def chat(
         number = 0
         while time.monotonic() < until:
             if number and number % NEW_CHAT_EVERY == 0:
-                await idle(page)
-                await page.get_by_role("button", name="New chat").click()
-                await expect_async(page.get_by_role("heading", name="New chat")).to_be_visible()
+                await new_chat(page, browsing)
             await one_turn(page, browsing, number)
             number += 1
     finally:
@@ -281,9 +292,11 @@ def main() -> None:
         watcher = threading.Thread(target=watch_connections, args=(engine, stop, peak))
         with running_app(env, log_path=Path(data_dir) / "app.log") as base_url:
             watcher.start()
-            runs, wall = asyncio.run(drive(base_url, usernames, args.seconds, Path(data_dir)))
-            stop.set()
-            watcher.join()
+            try:
+                runs, wall = asyncio.run(drive(base_url, usernames, args.seconds, Path(data_dir)))
+            finally:
+                stop.set()
+                watcher.join()
             load = machine_load()
         stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
     errors = sum((r.errors for r in runs), Counter())
