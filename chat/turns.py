@@ -33,6 +33,7 @@ from chat.limits import check_send_allowed
 from chat.memory import strategy_for
 from chat.offline_model import title_for
 from chat.profile import Profile, personalised_prompt
+from chat.retrying import RetryPolicy, retrying_stream
 from chat.settings import Settings
 from chat.titles import name_conversation
 from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
@@ -389,8 +390,13 @@ class ChatService:
         }
         parts: list[str] = []
         started = time.perf_counter()
-        stream = self.chain_for(setup.model_name, setup.temperature).stream(
-            {"input": [human], "system_prompt": setup.system_prompt}, config=config
+        chain = self.chain_for(setup.model_name, setup.temperature)
+        stream = retrying_stream(
+            lambda watch: chain.stream(
+                {"input": [human], "system_prompt": setup.system_prompt},
+                config={**config, "callbacks": [recorder, *watch]},
+            ),
+            RetryPolicy(retries=self.settings.model_max_retries),
         )
         try:
             for chunk in stream:
@@ -412,7 +418,7 @@ class ChatService:
         except Exception as exc:
             log.exception("model failed")
             outcome.status = "error"
-            outcome.error = describe_model_error(exc)
+            outcome.error = describe_model_error(exc, partial=bool(parts))
         finally:
             stream.close()
             outcome.total_s = time.perf_counter() - started
@@ -539,13 +545,21 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
     }
 
 
-def describe_model_error(exc: BaseException) -> str:
-    """A sentence for the user; the log has the traceback.
+def describe_model_error(exc: BaseException, *, partial: bool = False) -> str:
+    """A sentence for the user; the log has the traceback. `partial`: some of the answer
+    had already been shown (and is kept).
 
     langchain-openai raises classes that are both the openai error and langchain-core's
     provider-neutral Model*Error, so the neutral ones cover any endpoint."""
     if isinstance(exc, ChatError):
         return exc.user_message
+    if partial and isinstance(exc, lc_errors.ModelTimeoutError | openai.APITimeoutError):
+        return "The model stopped sending its answer. What arrived is kept; retry for a full one."
+    if partial and isinstance(exc, lc_errors.ModelConnectionError | openai.APIConnectionError):
+        return (
+            "The connection to the model was lost during the answer. What arrived is kept; "
+            "retry for a full one."
+        )
     if isinstance(exc, lc_errors.ModelTimeoutError | openai.APITimeoutError):
         return "The model took too long to answer. Your message is saved; try again."
     if isinstance(exc, lc_errors.ModelAuthenticationError | openai.AuthenticationError):
