@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import openai
@@ -30,6 +29,7 @@ from chat.db import unit_of_work
 from chat.errors import ChatError, InvalidInput, ModelError, SummaryFailed
 from chat.history import history_factory
 from chat.limits import check_send_allowed
+from chat.liveness import STALE_TURN_AFTER, Liveness
 from chat.memory import strategy_for
 from chat.offline_model import title_for
 from chat.profile import Profile, personalised_prompt
@@ -40,9 +40,6 @@ from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_appr
 from chat.validation import validate_message
 
 log = logging.getLogger(__name__)
-
-# A turn still pending after this long belongs to a process that died mid-stream.
-STALE_TURN_AFTER = timedelta(minutes=10)
 
 
 class ContextRecorder(BaseCallbackHandler):
@@ -129,10 +126,13 @@ class ChatService:
         sessions: sessionmaker[Session],
         settings: Settings,
         model_factory: Callable[[str], BaseChatModel],
+        liveness: Liveness | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.model_factory = model_factory
+        # Pending answers name this process, so others can tell when it has died.
+        self.instance_id = liveness.instance_id if liveness is not None else None
         self.get_history = history_factory(sessions)
         self._chains: dict[str, Any] = {}
 
@@ -196,7 +196,7 @@ class ChatService:
                 reply_id=reply_id,
                 question=text,
                 question_tokens=count_text_tokens(text),
-                reply_meta={"model": setup.model_name},
+                reply_meta={"model": setup.model_name, "instance": self.instance_id},
             )
             if human_row.position == 1:
                 setup.name_after = setup.title
@@ -293,6 +293,7 @@ class ChatService:
                 status="pending",
                 content="",
                 token_count=0,
+                meta={"instance": self.instance_id},
             )
             setup = self._setup(session, user_id=user_id, conversation_id=conversation_id)
             human = HumanMessage(text, id=str(human_row.id))
