@@ -122,9 +122,16 @@ class Liveness:
             self._connection = None
 
     def stop(self) -> None:
-        """Release the lock (this process's pending answers then count as abandoned)."""
+        """Release the lock (this process's pending answers then count as abandoned). It is
+        released explicitly: a closed connection's lock goes only when its server process
+        has finished exiting, a moment later."""
         self._stopping.set()
         with self._guard:
+            if self._connection is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    repository.release_process_lock(
+                        connection=self._connection, instance_id=self.instance_id
+                    )
             self._drop()
         if self._keeper is not None:
             self._keeper.join(timeout=5)

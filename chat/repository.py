@@ -631,13 +631,12 @@ def settle_stale_turns(
         .values(status="interrupted", updated_at=func.now())
         .returning(Message.position - 1)
     ).all()
+    if not questions_at:  # the usual case: one indexed look at the pending rows, no write
+        return 0
+    # A question and its answer are set pending together, so they are settled together.
     humans = session.execute(
         update(Message)
-        .where(
-            *scope,
-            Message.role == "human",
-            or_(Message.updated_at < cutoff, Message.position.in_(questions_at)),
-        )
+        .where(*scope, Message.role == "human", Message.position.in_(questions_at))
         .values(status="complete")
     )
     return len(questions_at) + int(humans.rowcount)  # type: ignore[attr-defined]
@@ -684,6 +683,11 @@ def take_process_lock(*, connection: Connection, instance_id: int) -> bool:
         select(func.pg_try_advisory_lock(PROCESS_LOCK_NAMESPACE, instance_id))
     )
     return bool(taken)
+
+
+def release_process_lock(*, connection: Connection, instance_id: int) -> None:
+    """Free the lock now (closing the connection frees it too, once the server notices)."""
+    connection.execute(select(func.pg_advisory_unlock(PROCESS_LOCK_NAMESPACE, instance_id)))
 
 
 def process_lock_held(*, connection: Connection, instance_id: int) -> bool:

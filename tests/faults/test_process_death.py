@@ -27,7 +27,8 @@ class Process:
     liveness: Liveness
 
     def die(self) -> None:
-        """What the kernel does to a killed process's connections: its lock is released."""
+        """What a killed process leaves behind: its lock is free (the kernel closes its
+        connection; the server frees the lock once its backend exits)."""
         self.liveness.stop()
 
 
