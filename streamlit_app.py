@@ -7,37 +7,51 @@ discovery is never relied on). Signed-out visitors only ever get the login page.
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 import streamlit as st
 
 from chat import runtime
-from chat.errors import ChatError
+from chat.errors import ChatError, DatabaseUnavailable
 from chat.settings import get_settings
 from chat.web_auth import cookie_settled, current_account, sign_in_from_cookie
 from pages.parts.account_links import draw_account_links
 
 HOME = "home"
+UNSENT = "Your last message was not sent: the database could not be reached. Send it again."
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="Chat", page_icon=":material/chat:", layout="wide")
 
+
+def refuse(exc: ChatError) -> NoReturn:
+    """A sentence instead of the app. With the database away, a button offers the next
+    attempt: nothing reruns by itself, so an outage never turns into a reconnect loop. A
+    message just submitted in the chat box is kept and offered back once the page works."""
+    st.error(exc.user_message)
+    if isinstance(exc, DatabaseUnavailable):
+        unsent = st.session_state.get(runtime.CHAT_INPUT_KEY)
+        if isinstance(unsent, str) and unsent.strip():
+            st.session_state[runtime.DRAFT_KEY] = {"error": UNSENT, "text": unsent}
+        st.caption("Your conversations are safe. The page works again once it can reach them.")
+        st.button("Try again", icon=":material/refresh:", key="try-again")
+    st.stop()
+
+
 try:
     settings = get_settings()
-    services = runtime.services()
+    services = runtime.services()  # a failure is not cached: the next run tries again
 except ChatError as exc:
     logging.getLogger("chat").exception("start-up failed")
-    st.error(exc.user_message)
-    st.caption(exc.detail)
-    st.stop()
+    refuse(exc)
 
 st.session_state.pop(runtime.AUTHENTICATOR_KEY, None)  # pages build this run's own
 try:
     sign_in_from_cookie(services.accounts, settings)  # a valid remember-me cookie
     account = current_account(services.accounts)
 except ChatError as exc:
-    st.error(exc.user_message)
-    st.stop()
+    refuse(exc)
 
 # The login and chat pages share one url_path, hence one script hash: components take the
 # active page's hash into their identity, and the authenticator's cookie component must keep
@@ -82,4 +96,8 @@ else:
 page = st.navigation(pages, position="hidden")
 if account is not None and cookie_settled():
     draw_account_links(pages)  # after st.navigation: links resolve against this run's pages
-page.run()
+try:
+    page.run()
+except ChatError as exc:  # one a page did not expect (e.g. the database went away mid-run)
+    logging.getLogger("chat").exception("page failed")
+    refuse(exc)

@@ -16,13 +16,11 @@ from chat.db import unit_of_work
 from chat.economics import Economics, token_economics
 from chat.errors import InvalidInput, NotFound
 from chat.lab import LabTurn, conversation_transcript
+from chat.liveness import STALE_TURN_AFTER
 from chat.memory import STRATEGIES
 from chat.repository import ConversationSummary, SearchHit
 from chat.settings import Settings
 from chat.validation import SEARCH, SYSTEM_PROMPT, clean, validate_title
-
-# How long a pending answer may look "in progress" before it is shown as interrupted.
-PENDING_GRACE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -92,10 +90,17 @@ class ConversationService:
     ) -> ConversationView:
         """The conversation with its most recent `limit` messages and their context logs,
         extended back to `at_message` (a search result) when it is older than that.
+        An answer whose process died mid-stream is shown, and stored, as interrupted.
         NotFound when it is not this user's."""
         with unit_of_work(self.sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
+            )
+            repository.settle_stale_turns(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                older_than=STALE_TURN_AFTER,
             )
             if at_message is not None:
                 target = repository.get_message(

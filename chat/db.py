@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.errors import DatabaseUnavailable
+from chat.errors import DatabaseBusy, DatabaseUnavailable
 from chat.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One short transaction: commit on success, roll back on error.
 
-    Database outages become DatabaseUnavailable, which the pages turn into a plain sentence.
+    Database outages become DatabaseUnavailable, which the pages turn into a plain sentence;
+    a pool that stayed exhausted for `db_pool_timeout` seconds becomes DatabaseBusy.
     """
     try:
         with sessions() as session, session.begin():
             yield session
-    except (OperationalError, PoolTimeout) as exc:
+    except PoolTimeout as exc:
+        log.warning("database pool exhausted: %s", exc)
+        raise DatabaseBusy() from exc
+    except OperationalError as exc:
         log.exception("database unavailable")
         raise DatabaseUnavailable() from exc

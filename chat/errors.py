@@ -38,6 +38,16 @@ class DatabaseUnavailable(ChatError):
     user_message = "The database is not reachable right now. Your text was not lost; try again."
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled connection stayed in use for the whole pool timeout: the app is
+    overloaded, not broken, and saying so tells the user that waiting will help."""
+
+    user_message = (
+        "The app is busy right now and could not reach the database in time. "
+        "Your text was not lost; try again in a moment."
+    )
+
+
 class ModelError(ChatError):
     user_message = "The model did not answer. Your message is saved; you can retry."
 

@@ -12,7 +12,7 @@ calling the factory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -55,8 +55,10 @@ class PostgresChatHistory(BaseChatMessageHistory):
         conversation_id: uuid.UUID,
         strategy: MemoryStrategy,
         view: ContextView | None = None,
+        written_elsewhere: Container[uuid.UUID] = frozenset(),
     ) -> None:
         self.sessions = sessions
+        self.written_elsewhere = written_elsewhere
         self.user_id = user_id
         self.conversation_id = conversation_id
         self.strategy = strategy
@@ -76,8 +78,11 @@ class PostgresChatHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         self._prefetched = None  # the next read must see what is stored now
+        to_store = [m for m in messages if _uuid_or_none(m.id) not in self.written_elsewhere]
+        if not to_store:
+            return
         with unit_of_work(self.sessions) as session:
-            for message in messages:
+            for message in to_store:
                 self._store(session, message)
 
     def _store(self, session: Session, message: BaseMessage) -> None:
@@ -95,10 +100,6 @@ class PostgresChatHistory(BaseChatMessageHistory):
                 content=content,
                 token_count=tokens,
             ):
-                # The answer of a turn in flight: the turn service writes the same text
-                # durably a moment later (chat.turn_store.finish_turn), so this commit
-                # need not wait for the disk.
-                repository.relax_commit_durability(session=session)
                 return
         repository.add_message(
             session=session,
@@ -126,10 +127,15 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
 HistoryFactory = Callable[[str, str], PostgresChatHistory]
 
 
-def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
+def history_factory(
+    sessions: sessionmaker[Session], *, written_elsewhere: Container[uuid.UUID] = frozenset()
+) -> HistoryFactory:
     """The `get_session_history` of RunnableWithMessageHistory, keyed on
     (user_id, conversation_id). Ownership is checked here, once per turn: a conversation
-    of another user is NotFound and no data is read."""
+    of another user is NotFound and no data is read.
+
+    `written_elsewhere`: ids of messages whose rows someone else writes (the turn service's
+    turns in flight, a live set); the histories' saves skip them."""
 
     def get_session_history(user_id: str, conversation_id: str) -> PostgresChatHistory:
         uid = parse_id(user_id, what="user")
@@ -141,7 +147,12 @@ def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
             strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
             view = strategy.load(session=session, user_id=uid, conversation_id=cid)
         return PostgresChatHistory(
-            sessions=sessions, user_id=uid, conversation_id=cid, strategy=strategy, view=view
+            sessions=sessions,
+            user_id=uid,
+            conversation_id=cid,
+            strategy=strategy,
+            view=view,
+            written_elsewhere=written_elsewhere,
         )
 
     return get_session_history

@@ -13,7 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, cast, delete, func, literal, select, text, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    and_,
+    cast,
+    column,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -631,30 +646,96 @@ def count_messages(*, session: Session, user_id: uuid.UUID, conversation_id: uui
 def settle_stale_turns(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, older_than: timedelta
 ) -> int:
-    """Turns left pending by a crashed process: the question stays, the answer is marked
-    interrupted. One statement (it runs on every turn, on the partial index of pending rows).
-    Returns how many rows changed."""
-    result = session.execute(
+    """Turns left pending by a process that is gone: the question stays, the answer is marked
+    interrupted. An answer that names its process (meta `instance`, see chat/liveness.py) is
+    abandoned as soon as that process's lock is free; any answer is abandoned once pending
+    for longer than `older_than`. Returns how many rows changed."""
+    cutoff = func.now() - older_than
+    instance = Message.meta["instance"].astext
+    abandoned = or_(
+        Message.updated_at < cutoff,
+        and_(instance.is_not(None), ~_process_alive(cast(instance, BigInteger))),
+    )
+    scope = (
+        Message.conversation_id == conversation_id,
+        Message.user_id == user_id,
+        Message.status == "pending",
+    )
+    questions_at = session.scalars(
         update(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.user_id == user_id,
-            Message.status == "pending",
-            Message.updated_at < func.now() - older_than,
-        )
-        .values(
-            status=case((Message.role == "ai", "interrupted"), else_="complete"),
-            updated_at=func.now(),
+        .where(*scope, Message.role == "ai", abandoned)
+        .values(status="interrupted", updated_at=func.now())
+        .returning(Message.position - 1)
+    ).all()
+    if not questions_at:  # the usual case: one indexed look at the pending rows, no write
+        return 0
+    # A question and its answer are set pending together, so they are settled together.
+    humans = session.execute(
+        update(Message)
+        .where(*scope, Message.role == "human", Message.position.in_(questions_at))
+        .values(status="complete")
+    )
+    return len(questions_at) + int(humans.rowcount)  # type: ignore[attr-defined]
+
+
+# --- process liveness (chat/liveness.py) -------------------------------------------------
+
+# The advisory-lock namespace of app processes (the first key of the two-key form); each
+# process locks (PROCESS_LOCK_NAMESPACE, its instance id) for as long as it lives.
+PROCESS_LOCK_NAMESPACE = 721_453_012
+_pg_locks = table(
+    "pg_locks",
+    column("locktype"),
+    column("database"),
+    column("classid"),
+    column("objid"),
+    column("objsubid"),
+    column("pid"),
+    column("granted"),
+)
+_pg_database = table("pg_database", column("oid"), column("datname"))
+
+
+def _process_alive(instance_id: Any) -> Any:
+    """SQL: some session of this database holds the lock of process `instance_id`."""
+    this_database = (
+        select(_pg_database.c.oid)
+        .where(_pg_database.c.datname == func.current_database())
+        .scalar_subquery()
+    )
+    return exists().where(
+        _pg_locks.c.locktype == "advisory",
+        _pg_locks.c.database == this_database,
+        _pg_locks.c.classid == PROCESS_LOCK_NAMESPACE,
+        _pg_locks.c.objid == instance_id,
+        _pg_locks.c.objsubid == 2,  # the two-key form
+        _pg_locks.c.granted,
+    )
+
+
+def take_process_lock(*, connection: Connection, instance_id: int) -> bool:
+    """Lock this process's id for the life of `connection`; False when another holds it."""
+    taken = connection.scalar(
+        select(func.pg_try_advisory_lock(PROCESS_LOCK_NAMESPACE, instance_id))
+    )
+    return bool(taken)
+
+
+def release_process_lock(*, connection: Connection, instance_id: int) -> None:
+    """Free the lock now (closing the connection frees it too, once the server notices)."""
+    connection.execute(select(func.pg_advisory_unlock(PROCESS_LOCK_NAMESPACE, instance_id)))
+
+
+def process_lock_held(*, connection: Connection, instance_id: int) -> bool:
+    """Whether `connection` itself holds the lock (false after a database restart)."""
+    held = connection.scalar(
+        select(
+            _process_alive(literal(instance_id, BigInteger)).where(
+                _pg_locks.c.pid == func.pg_backend_pid()
+            )
         )
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def relax_commit_durability(*, session: Session) -> None:
-    """This transaction's commit does not wait for the WAL flush. Only for writes that a
-    durable write of the same facts follows at once (a crash of the database server can
-    lose the last few hundred milliseconds of such commits, never corrupt anything)."""
-    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    return bool(held)
 
 
 # --- context logs and summaries --------------------------------------------------------

@@ -15,11 +15,15 @@ from chat.web_auth import build_authenticator
 
 AUTHENTICATOR_KEY = "_authenticator"
 ACCOUNT_KEY = "_account"
+CHAT_INPUT_KEY = "chat-input"  # the chat page's message box
+DRAFT_KEY = "_refused_draft"  # {"error", "text"}: a message that was not sent, offered back
 
 
-@st.cache_resource(show_spinner="Starting the database…")
+@st.cache_resource(show_spinner="Starting the database…", on_release=Services.close)
 def services() -> Services:
-    return build_services(get_settings())
+    """Not cached when it raises (st.cache_resource keeps only results): with the database
+    down, each page view makes one new attempt, and the page says so in a sentence."""
+    return build_services(get_settings(), track_liveness=True)
 
 
 def authenticator() -> stauth.Authenticate:

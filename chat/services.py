@@ -8,12 +8,15 @@ from functools import partial
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import AccountService
 from chat.admin import AdminService, ensure_initial_admin
 from chat.conversations import ConversationService
 from chat.db import database_url, make_engine, migrate, session_factory
+from chat.errors import DatabaseUnavailable
+from chat.liveness import Liveness
 from chat.llm import build_model
 from chat.profile import ProfileService
 from chat.registration import Registration
@@ -32,6 +35,13 @@ class Services:
     registration: Registration
     admin: AdminService
     profiles: ProfileService
+    liveness: Liveness | None = None
+
+    def close(self) -> None:
+        """Release the liveness lock and the pool (when a cache drops these services)."""
+        if self.liveness is not None:
+            self.liveness.stop()
+        self.engine.dispose()
 
 
 def build_services(
@@ -40,18 +50,31 @@ def build_services(
     engine: Engine | None = None,
     sessions: sessionmaker[Session] | None = None,
     model_factory: Callable[[str], BaseChatModel] | None = None,
+    track_liveness: bool = False,
 ) -> Services:
     """Connect (starting the embedded PostgreSQL if needed), migrate, wire the services.
 
+    `track_liveness`: this process takes its liveness lock (chat/liveness.py), as an app
+    process that streams answers must; the command line does not. A database that cannot be
+    reached raises DatabaseUnavailable: nothing is cached, so the next page view tries again.
     Tests hand in their own engine/sessions (a rolled-back transaction) and model factory.
     """
-    if engine is None:
-        engine = make_engine(database_url(settings), settings)
-        migrate(engine)
-    sessions = sessions or session_factory(engine)
-    accounts = AccountService(sessions=sessions, settings=settings)
-    registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
-    ensure_initial_admin(accounts, settings)
+    built_engine = engine is None
+    try:
+        if engine is None:
+            engine = make_engine(database_url(settings), settings)
+            migrate(engine)
+        sessions = sessions or session_factory(engine)
+        accounts = AccountService(sessions=sessions, settings=settings)
+        registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
+        ensure_initial_admin(accounts, settings)
+        liveness = Liveness(engine.url).start() if track_liveness else None
+    except (OperationalError, DatabaseUnavailable) as exc:
+        if built_engine and engine is not None:
+            engine.dispose()  # a failed start keeps no connections
+        if isinstance(exc, OperationalError):
+            raise DatabaseUnavailable() from exc
+        raise
     return Services(
         settings=settings,
         engine=engine,
@@ -62,10 +85,12 @@ def build_services(
             sessions=sessions,
             settings=settings,
             model_factory=model_factory or partial(build_model, settings),
+            liveness=liveness,
         ),
         registration=registration,
         admin=AdminService(
             sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
         profiles=ProfileService(sessions=sessions),
+        liveness=liveness,
     )

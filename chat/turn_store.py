@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -25,13 +24,11 @@ from chat import repository
 from chat.db import unit_of_work
 from chat.errors import InvalidInput
 from chat.limits import check_limits
+from chat.liveness import STALE_TURN_AFTER
 from chat.memory import strategy_for
 from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
 from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
-
-# A turn still pending after this long belongs to a process that died mid-stream.
-STALE_TURN_AFTER = timedelta(minutes=10)
 
 SETTLED = ("complete", "interrupted", "error")
 
@@ -86,9 +83,12 @@ def open_turn(
     conversation_id: uuid.UUID | None,
     question: str,
     new_title: str = "New chat",
+    instance_id: int | None = None,
 ) -> tuple[TurnSetup, TurnRows]:
     """Store a new question and its empty answer, both pending, in one transaction; with no
     conversation id, in a new conversation called `new_title` (created in that transaction).
+    The placeholder names the app process (`instance_id`, see chat/liveness.py), so that
+    another process can tell when this one died with the turn in flight.
 
     Raises LimitReached (nothing stored) or NotFound (not the user's conversation)."""
     with unit_of_work(sessions) as session:
@@ -120,7 +120,7 @@ def open_turn(
             reply_id=rows.reply_id,
             question=question,
             question_tokens=count_text_tokens(question),
-            reply_meta={"model": setup.model_name},
+            reply_meta={"model": setup.model_name, "instance": instance_id},
             conversation_locked=True,
         )
         if human_row.position == 1:
@@ -139,6 +139,7 @@ def reopen_turn(
     reply_id: uuid.UUID | None = None,
     human_id: uuid.UUID | None = None,
     new_text: str | None = None,
+    instance_id: int | None = None,
 ) -> tuple[TurnSetup, TurnRows]:
     """Reset the last exchange (question, answer) to pending so it can run again.
 
@@ -177,6 +178,7 @@ def reopen_turn(
             status="pending",
             content="",
             token_count=0,
+            meta={"instance": instance_id},
         )
         setup = _setup(session, settings, user_id=user_id, conversation_id=conversation_id)
         return setup, TurnRows(

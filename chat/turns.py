@@ -2,9 +2,10 @@
 
 RunnableWithMessageHistory alone saves only on success, so a failing model would lose the
 question. Here the question and an empty answer placeholder are stored *before* the model is
-called; the chain's own save completes the placeholder; and whatever happens (success, stop,
-error, crash) this service has the last word on the answer's text and status. No database
-connection is held while the model streams: every write is its own short unit of work.
+called, and whatever happens (success, stop, error, crash) this service has the last word on
+the answer's text and status (the chain's own save skips the rows of turns in flight, which
+are this service's to write). No database connection is held while the model streams: every
+step is its own short unit of work (chat/turn_store.py).
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import repository
 from chat.chain import build_chain
 from chat.db import unit_of_work
-from chat.errors import ChatError, ModelError, SummaryFailed
+from chat.errors import ChatError, DatabaseUnavailable, ModelError, SummaryFailed
 from chat.history import history_factory
+from chat.liveness import Liveness
 from chat.memory import strategy_for
 from chat.offline_model import title_for
+from chat.retrying import RetryPolicy, retrying_stream
 from chat.settings import Settings
 from chat.titles import name_conversation
 from chat.turn_store import (
@@ -44,6 +47,9 @@ from chat.turn_store import (
 from chat.validation import storable, validate_message
 
 log = logging.getLogger(__name__)
+
+# Pauses before storing a finished answer again when the database did not take it.
+FINISH_RETRY_PAUSES = (0.2, 1.0)
 
 
 class ContextRecorder(BaseCallbackHandler):
@@ -115,12 +121,24 @@ class ChatService:
         sessions: sessionmaker[Session],
         settings: Settings,
         model_factory: Callable[[str], BaseChatModel],
+        liveness: Liveness | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.model_factory = model_factory
-        self.get_history = history_factory(sessions)
+        self.liveness = liveness
+        # The question and answer rows of turns streaming in this process: the turn service
+        # stored them before the model ran and writes them last (finish_turn), so the
+        # chain's own save skips them (one transaction fewer per turn).
+        self._in_flight: set[uuid.UUID] = set()
+        self.get_history = history_factory(sessions, written_elsewhere=self._in_flight)
         self._chains: dict[str, Any] = {}
+
+    @property
+    def instance_id(self) -> int | None:
+        """This process's id for the answers it starts (chat/liveness.py), read per turn:
+        it changes if the lock had to be taken anew after a database restart."""
+        return self.liveness.instance_id if self.liveness is not None else None
 
     def chain_for(self, model_name: str, temperature: float | None = None) -> Any:
         key = f"{model_name}@{temperature}"
@@ -155,6 +173,7 @@ class ChatService:
             conversation_id=conversation_id,
             question=text,
             new_title=title_for(text),
+            instance_id=self.instance_id,
         )
         return self._start(
             user_id=user_id, conversation_id=rows.conversation_id, rows=rows, setup=setup
@@ -219,6 +238,7 @@ class ChatService:
             reply_id=reply_id,
             human_id=human_id,
             new_text=new_text,
+            instance_id=self.instance_id,
         )
         return self._start(user_id=user_id, conversation_id=conversation_id, rows=rows, setup=setup)
 
@@ -272,6 +292,7 @@ class ChatService:
         self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup
     ) -> Generator[str, None, None]:
         outcome = turn.outcome
+        self._in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
         recorder = ContextRecorder()
         config = {
             "configurable": {"user_id": str(user_id), "conversation_id": str(turn.conversation_id)},
@@ -280,8 +301,13 @@ class ChatService:
         }
         parts: list[str] = []
         started = time.perf_counter()
-        stream = self.chain_for(setup.model_name, setup.temperature).stream(
-            {"input": [human], "system_prompt": setup.system_prompt}, config=config
+        chain = self.chain_for(setup.model_name, setup.temperature)
+        stream = retrying_stream(
+            lambda watch: chain.stream(
+                {"input": [human], "system_prompt": setup.system_prompt},
+                config={**config, "callbacks": [recorder, *watch]},
+            ),
+            RetryPolicy(retries=self.settings.model_max_retries),
         )
         try:
             for chunk in stream:
@@ -305,7 +331,7 @@ class ChatService:
         except Exception as exc:
             log.exception("model failed")
             outcome.status = "error"
-            outcome.error = describe_model_error(exc)
+            outcome.error = describe_model_error(exc, partial=bool(parts))
         finally:
             stream.close()
             outcome.total_s = time.perf_counter() - started
@@ -344,21 +370,35 @@ class ChatService:
         }
         if outcome.error:
             meta["error"] = outcome.error
-        outcome.context = finish_turn(
-            self.sessions,
-            user_id=user_id,
+        rows = TurnRows(
             conversation_id=turn.conversation_id,
-            rows=TurnRows(
-                conversation_id=turn.conversation_id,
-                human_id=turn.human_id,
-                reply_id=turn.reply_id,
-                question=turn.question,
-            ),
-            status=outcome.status,
-            text=outcome.text,
-            meta=meta,
-            sent=sent,
+            human_id=turn.human_id,
+            reply_id=turn.reply_id,
+            question=turn.question,
         )
+        try:
+            for pause in (*FINISH_RETRY_PAUSES, None):
+                try:
+                    outcome.context = finish_turn(
+                        self.sessions,
+                        user_id=user_id,
+                        conversation_id=turn.conversation_id,
+                        rows=rows,
+                        status=outcome.status,
+                        text=outcome.text,
+                        meta=meta,
+                        sent=sent,
+                    )
+                    return
+                except DatabaseUnavailable:
+                    # The user has read this answer: worth a short wait for a busy pool or
+                    # a restarting database before giving up on storing it.
+                    if pause is None:
+                        raise
+                    log.warning("storing answer %s failed; retrying", turn.reply_id)
+                    time.sleep(pause)
+        finally:
+            self._in_flight.difference_update((turn.human_id, turn.reply_id))
 
     # --- memory --------------------------------------------------------------------
 
@@ -393,13 +433,21 @@ class MemoryUpdate:
     message: str | None = None
 
 
-def describe_model_error(exc: BaseException) -> str:
-    """A sentence for the user; the log has the traceback.
+def describe_model_error(exc: BaseException, *, partial: bool = False) -> str:
+    """A sentence for the user; the log has the traceback. `partial`: some of the answer
+    had already been shown (and is kept).
 
     langchain-openai raises classes that are both the openai error and langchain-core's
     provider-neutral Model*Error, so the neutral ones cover any endpoint."""
     if isinstance(exc, ChatError):
         return exc.user_message
+    if partial and isinstance(exc, lc_errors.ModelTimeoutError | openai.APITimeoutError):
+        return "The model stopped sending its answer. What arrived is kept; retry for a full one."
+    if partial and isinstance(exc, lc_errors.ModelConnectionError | openai.APIConnectionError):
+        return (
+            "The connection to the model was lost during the answer. What arrived is kept; "
+            "retry for a full one."
+        )
     if isinstance(exc, lc_errors.ModelTimeoutError | openai.APITimeoutError):
         return "The model took too long to answer. Your message is saved; try again."
     if isinstance(exc, lc_errors.ModelAuthenticationError | openai.AuthenticationError):

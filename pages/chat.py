@@ -34,7 +34,7 @@ from pages.parts.sidebar import draw_sidebar, open_conversation
 
 services = runtime.services()
 account = runtime.account()
-DRAFT_KEY = "_refused_draft"
+DRAFT_KEY = runtime.DRAFT_KEY
 SHOWN_PREFIX = "_shown-"
 RECENT = 50  # messages shown at first; "Show earlier" adds as many again
 sidebar = partial(
@@ -129,13 +129,17 @@ memory_notice = st.session_state.pop(MEMORY_NOTICE_KEY, None)
 if memory_notice:
     st.warning(memory_notice, icon=":material/warning:")
 
-refused = st.session_state.pop(DRAFT_KEY, None)
+# An unsent message stays on offer (across reruns) until the user sends one or dismisses it.
+refused = st.session_state.get(DRAFT_KEY)
 if refused:
     st.error(refused["error"])
     with st.expander("Your text was not sent. Copy it from here", expanded=False):
         st.code(displayable(refused["text"]), language=None)
+    if st.button("Dismiss", key="dismiss-draft", type="tertiary", icon=":material/close:"):
+        st.session_state.pop(DRAFT_KEY, None)
+        st.rerun()
 
-prompt = st.chat_input("Message", key="chat-input", submit_mode="stop")
+prompt = st.chat_input("Message", key=runtime.CHAT_INPUT_KEY, submit_mode="stop")
 if view is not None and (retry_id or regenerate_id or edit):
     try:
         if edit:
@@ -173,6 +177,7 @@ elif prompt:
         st.session_state[DRAFT_KEY] = {"error": exc.user_message, "text": prompt}
         st.rerun()
     else:
+        st.session_state.pop(DRAFT_KEY, None)  # a message went through: the old one is moot
         open_conversation(turn.conversation_id)  # in the URL before streaming: reload-safe
         with st.chat_message("user"):
             st.markdown(prompt)

@@ -18,6 +18,9 @@ RETRY_KEY = "_retry"
 REGENERATE_KEY = "_regenerate"
 EDIT_KEY = "_edit"
 MEMORY_NOTICE_KEY = "_memory_notice"
+# Stopped before any text arrived, or its process ended mid-answer (only finished text is
+# stored): nothing of it is kept, and saying so beats an empty bubble.
+LOST_ANSWER_NOTE = "This answer was interrupted before any of it was saved. Retry to ask again."
 STATUS_NOTES = {
     "interrupted": "Answer stopped before it finished: this is what was received.",
     "pending": "Answer in progress…",
@@ -37,7 +40,9 @@ def draw_message(
             st.caption(":material/search: Search result")
         if message.content:
             st.markdown(message.content)
-        if message.status in STATUS_NOTES:
+        if message.status == "interrupted" and not message.content:
+            st.caption(LOST_ANSWER_NOTE)
+        elif message.status in STATUS_NOTES:
             st.caption(STATUS_NOTES[message.status])
         if message.status == "error":
             st.error(message.meta.get("error") or "The model did not answer.")

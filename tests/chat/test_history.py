@@ -85,3 +85,28 @@ def test_full_buffer_and_switching_keeps_every_message(services: Services) -> No
         assert len(history.messages) == expected
     view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
     assert len(view.messages) == 8  # switching strategy never deleted anything
+
+
+def test_saves_skip_the_rows_someone_else_writes(services: Services) -> None:
+    """The turn service writes the rows of its turns in flight; the chain's save, through
+    this history, leaves them alone and stores anything else."""
+    alice = make_user(services)
+    conversation_id = services.chat.new_conversation(user_id=alice.id)
+    theirs, mine = uuid.uuid4(), uuid.uuid4()
+    factory = history_factory(services.sessions, written_elsewhere={theirs})
+    history = factory(str(alice.id), str(conversation_id))
+    history.add_messages([HumanMessage("not mine to store", id=str(theirs))])
+    history.add_messages([HumanMessage("mine", id=str(mine))])
+    assert [m.content for m in history.messages] == ["mine"]
+
+
+def test_a_turn_leaves_nothing_in_flight(services: Services) -> None:
+    alice = make_user(services)
+    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hi.")
+    chunks = turn.stream()
+    next(chunks)
+    assert services.chat._in_flight == {turn.human_id, turn.reply_id}
+    turn.close()
+    assert services.chat._in_flight == set()
+    view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
+    assert [m.status for m in view.messages] == ["complete", "interrupted"]

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -43,9 +44,19 @@ def wait_healthy(
         time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    process: subprocess.Popen[bytes]  # fault tests kill it (SIGKILL) and start another
+    log_path: Path
+
+
 @contextmanager
-def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Start the app with `env` added to the environment; yield its base URL."""
+def started_app(
+    env: dict[str, str], *, log_path: Path, timeout: float = 60.0
+) -> Iterator[RunningApp]:
+    """Start the app with `env` added to the environment; yield it once healthy. It is
+    stopped on exit unless it has already ended (a test may have killed it)."""
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -53,20 +64,48 @@ def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(process, base, timeout=timeout, what="app", see=str(log_path))
-            yield base
+            yield RunningApp(url=base, process=process, log_path=log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+@contextmanager
+def running_app(env: dict[str, str], *, log_path: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Start the app with `env` added to the environment; yield its base URL."""
+    with started_app(env, log_path=log_path, timeout=timeout) as app:
+        yield app.url
+
+
+def offline_env(
+    database_url: URL,
+    data_dir: Path,
+    *,
+    token_delay: float = 0.01,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of an app on `database_url` with the offline model; `extra_env` adds
+    settings (e.g. the registration policy)."""
+    return {
+        "DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "DATA_DIR": str(data_dir),
+        "OFFLINE_TOKEN_DELAY": str(token_delay),
+        "BCRYPT_ROUNDS": "10",
+        "OPENAI_API_KEY": "",
+        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+        **(extra_env or {}),
+    }
 
 
 @contextmanager
@@ -77,16 +116,7 @@ def offline_app(
     token_delay: float = 0.01,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """The real app on the session's database, offline model at `token_delay` per word;
-    `extra_env` adds settings (e.g. the registration policy)."""
-    env = {
-        "DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "DATA_DIR": str(data_dir),
-        "OFFLINE_TOKEN_DELAY": str(token_delay),
-        "BCRYPT_ROUNDS": "10",
-        "OPENAI_API_KEY": "",
-        "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
-        **(extra_env or {}),
-    }
+    """The real app on the session's database, offline model at `token_delay` per word."""
+    env = offline_env(database_url, data_dir, token_delay=token_delay, extra_env=extra_env)
     with running_app(env, log_path=data_dir / "app.log") as url:
         yield url

@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -82,3 +82,18 @@ def send(page: Page, text: str) -> None:
         except AssertionError:
             continue
     raise AssertionError("the chat input did not take the message")
+
+
+def click_until(page: Page, button: Locator, shown: Locator, attempts: int = 3) -> None:
+    """Click, and click again if the click was lost: a rerun that lands at the same moment
+    (the remember-me cookie's report, on a page just opened) can swallow it."""
+    for _ in range(attempts):
+        wait_idle(page)
+        if button.is_visible():
+            button.click()
+        try:
+            expect(shown).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"clicking {button} never showed {shown}")

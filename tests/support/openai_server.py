@@ -7,9 +7,9 @@ parsing, usage chunks, retries, timeouts and what happens when a connection drop
 middle of a stream. So the tests run the real client against this real socket server.
 
 Behaviour is scripted with a queue (``enqueue_reply``, ``enqueue_error``,
-``enqueue_drop``, ``enqueue_hang``); each chat completion request takes the next item.
-With an empty queue the server answers ``"Echo: <last user message>"`` so it also works
-as a general endpoint (a browser test, a load test, a manual session)::
+``enqueue_drop``, ``enqueue_hang``, ``enqueue_stall``); each chat completion request takes
+the next item. With an empty queue the server answers ``"Echo: <last user message>"`` so it
+also works as a general endpoint (a browser test, a load test, a manual session)::
 
     python -m tests.support.openai_server --port 8011 --token-delay 0.02
 """
@@ -63,7 +63,15 @@ class _Hang:
     text: str | None
 
 
-_Action = _Reply | _Error | _Drop | _Hang
+@dataclass(frozen=True)
+class _Stall:
+    after_tokens: int
+    seconds: float
+    text: str | None
+    token_delay: float | None
+
+
+_Action = _Reply | _Error | _Drop | _Hang | _Stall
 
 
 class _Aborted(Exception):
@@ -268,10 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
         text = action.text if action.text is not None else _default_text(body)
         tokens = split_tokens(text)
         drop_after = action.after_tokens if isinstance(action, _Drop) else None
+        stall = (action.after_tokens, action.seconds) if isinstance(action, _Stall) else None
         delay = owner.default_token_delay
         usage = None
-        if isinstance(action, _Reply):
+        if isinstance(action, _Reply | _Stall):
             delay = action.token_delay if action.token_delay is not None else delay
+        if isinstance(action, _Reply):
             usage = action.usage
         prompt_tokens = _prompt_tokens(body)
         usage = usage or {
@@ -287,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(meta, tokens, delay, usage if include_usage else None, drop_after)
+            self._stream(meta, tokens, delay, usage if include_usage else None, drop_after, stall)
         else:
             self._whole(meta, text, usage, drop_after)
 
@@ -331,6 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
         delay: float,
         usage: dict[str, int] | None,
         drop_after: int | None,
+        stall: tuple[int, float] | None = None,
     ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -361,6 +372,8 @@ class _Handler(BaseHTTPRequestHandler):
             if drop_after is not None and sent >= drop_after:
                 self._drop_connection()
                 return
+            if stall is not None and sent == stall[0]:
+                self._wait(stall[1])  # silent, connection open: a stalled upstream
             self._wait(delay)
             self._sse(chunk({"content": token}))
         if drop_after is not None:  # fewer tokens than after_tokens: drop before the end
@@ -517,6 +530,19 @@ class FakeOpenAIServer:
     def enqueue_hang(self, seconds: float, *, text: str | None = None) -> None:
         """Sleep ``seconds`` before sending anything (then answer normally): timeouts."""
         self._enqueue(_Hang(seconds, text))
+
+    def enqueue_stall(
+        self,
+        after_tokens: int,
+        seconds: float,
+        *,
+        text: str | None = None,
+        token_delay: float | None = None,
+    ) -> None:
+        """Stream ``after_tokens`` content chunks (``token_delay`` apart), then go silent
+        for ``seconds`` with the connection open, then finish the answer: a slow stream
+        that stops, as an overloaded upstream does (the client's read timeout decides)."""
+        self._enqueue(_Stall(after_tokens, seconds, text, token_delay))
 
     def _enqueue(self, action: _Action) -> None:
         with self._lock:

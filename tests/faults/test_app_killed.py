@@ -1,0 +1,102 @@
+"""The app process is killed (SIGKILL) while an answer streams; a new process starts on the
+same database. The user logs in again: the question is there, the answer is marked as
+interrupted with a plain sentence, and Retry answers it in the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from chat import repository
+from pages.parts.messages import LOST_ANSWER_NOTE
+from tests.support.app_server import offline_env, started_app
+from tests.support.browser import click_until, log_in, send, wait_for_cookie, wait_idle
+from tests.support.factories import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+QUESTION = "Tell me a long story about tea and the sea."
+
+
+def stored(database_url: URL, username: str, conversation_id: uuid.UUID) -> list[tuple]:
+    """The rows as they are, read without the app (opening a conversation settles it)."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user = repository.get_user_by_username(session=session, username=username)
+            assert user is not None
+            rows = repository.recent_messages(
+                session=session, user_id=user.id, conversation_id=conversation_id, limit=10
+            )
+            return [(r.id, r.role, r.status, r.content, dict(r.meta or {})) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
+    page: Page,
+    database_url: URL,
+    make_account: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    username = make_account("killed")
+    log_path = tmp_path / "app.log"
+    slow = offline_env(database_url, tmp_path, token_delay=0.4)  # ~16 s for the answer
+    with started_app(slow, log_path=log_path) as app:
+        log_in(page, app.url, username, PASSWORD)
+        wait_for_cookie(page)  # its confirmation reruns the page; let it land first
+        wait_idle(page)
+        send(page, QUESTION)
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        expect(answer).to_contain_text("Offline demo", timeout=30_000)  # words on screen
+        expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=10_000)
+        match = re.search(r"\?c=([0-9a-f-]{36})", page.url)
+        assert match is not None
+        conversation_id = uuid.UUID(match.group(1))
+        os.kill(app.process.pid, signal.SIGKILL)
+        app.process.wait(timeout=10)
+
+    rows = stored(database_url, username, conversation_id)
+    assert [(role, status) for _, role, status, _, _ in rows] == [
+        ("human", "pending"),
+        ("ai", "pending"),
+    ]  # nobody could finish it: the process that would have is gone
+    (human_id, *_), (reply_id, *_, reply_meta) = rows
+    assert reply_meta.get("instance")  # the dead process's id, its lock now free
+
+    fast = offline_env(database_url, tmp_path, token_delay=0.01)
+    with started_app(fast, log_path=log_path) as app:
+        # Same data directory, same cookie key: the browser's remember-me cookie signs the
+        # user in to the new process (cookies are per host, not per port).
+        page.goto(f"{app.url}/?c={conversation_id}")
+        messages = page.get_by_test_id("stChatMessage")
+        expect(messages.first).to_contain_text(QUESTION, timeout=30_000)
+        expect(messages.nth(1)).to_contain_text(LOST_ANSWER_NOTE)
+        retry = page.get_by_role("button", name="Retry")
+        expect(retry).to_be_visible()
+        assert [(role, status) for _, role, status, _, _ in stored(
+            database_url, username, conversation_id
+        )] == [("human", "complete"), ("ai", "interrupted")]  # fmt: skip
+
+        click_until(page, retry, page.get_by_role("button", name="Regenerate"))
+        expect(messages.nth(1)).to_contain_text("tea and the sea", timeout=30_000)
+        expect(messages).to_have_count(2)
+        final = stored(database_url, username, conversation_id)
+        assert [(row_id, role, status) for row_id, role, status, _, _ in final] == [
+            (human_id, "human", "complete"),
+            (reply_id, "ai", "complete"),
+        ]
+        assert "tea and the sea" in final[1][3]
+        log = log_path.read_text(errors="replace")
+        assert "Traceback" not in log, log

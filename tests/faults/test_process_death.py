@@ -1,0 +1,132 @@
+"""An app process dies mid-answer: its pending answers are recognised at once (its liveness
+lock is free) and settled as interrupted, while those of a live process are left alone.
+
+Each "process" here is a ChatService with its own Liveness (its own lock connection), over
+the test's transaction; `stop()` is what the death of the process does to its lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.engine import URL
+
+from chat.liveness import Liveness
+from chat.offline_model import OfflineChatModel
+from chat.services import Services
+from chat.turns import ChatService
+from tests.support.factories import make_user
+
+
+@dataclass
+class Process:
+    chat: ChatService
+    liveness: Liveness
+
+    def die(self) -> None:
+        """What a killed process leaves behind: its lock is free (the kernel closes its
+        connection; the server frees the lock once its backend exits)."""
+        self.liveness.stop()
+
+
+@pytest.fixture
+def process(services: Services, database_url: URL) -> Iterator[Callable[[], Process]]:
+    """Start another app process (a chat service with its own liveness lock)."""
+    started: list[Liveness] = []
+
+    def start() -> Process:
+        liveness = Liveness(database_url).start()
+        started.append(liveness)
+        chat = ChatService(
+            sessions=services.sessions,
+            settings=services.settings,
+            model_factory=lambda name: OfflineChatModel(token_delay=0.0),
+            liveness=liveness,
+        )
+        return Process(chat=chat, liveness=liveness)
+
+    yield start
+    for liveness in started:
+        liveness.stop()
+
+
+def statuses(services: Services, user_id: uuid.UUID, conversation_id: uuid.UUID) -> list:
+    view = services.conversations.open(user_id=user_id, conversation_id=conversation_id)
+    return [(m.role, m.status) for m in view.messages]
+
+
+def test_answers_of_a_dead_process_are_interrupted_when_the_conversation_opens(
+    services: Services, process: Callable[[], Process]
+) -> None:
+    alice = make_user(services)
+    dying, living = process(), process()
+    # Each has stored its question and an empty answer and is "streaming" (never iterated
+    # here: a dead process runs no more code, not even its clean-up).
+    lost = dying.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    busy = living.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about coffee.")
+
+    # While both live, a reader (another tab, another replica) sees both in progress.
+    assert statuses(services, alice.id, lost.conversation_id) == [
+        ("human", "pending"),
+        ("ai", "pending"),
+    ]
+    dying.die()
+    assert statuses(services, alice.id, lost.conversation_id) == [
+        ("human", "complete"),
+        ("ai", "interrupted"),
+    ]
+    assert statuses(services, alice.id, busy.conversation_id) == [
+        ("human", "pending"),
+        ("ai", "pending"),
+    ]
+
+    # The interrupted answer is retried in place by the surviving process.
+    retry = living.chat.retry(
+        user_id=alice.id, conversation_id=lost.conversation_id, reply_id=lost.reply_id
+    )
+    assert "".join(retry.stream())
+    view = services.conversations.open(user_id=alice.id, conversation_id=lost.conversation_id)
+    assert [(m.id, m.status) for m in view.messages] == [
+        (lost.human_id, "complete"),
+        (lost.reply_id, "complete"),
+    ]
+    assert view.messages[1].meta["instance"] == living.liveness.instance_id
+
+
+def test_the_next_turn_settles_a_dead_process_answer_first(
+    services: Services, process: Callable[[], Process]
+) -> None:
+    alice = make_user(services)
+    dying, living = process(), process()
+    lost = dying.chat.send(user_id=alice.id, conversation_id=None, text="My name is Ada.")
+    dying.die()
+    turn = living.chat.send(
+        user_id=alice.id, conversation_id=lost.conversation_id, text="What is my name?"
+    )
+    assert "Your name is Ada" in "".join(turn.stream())  # the question itself was kept
+    assert statuses(services, alice.id, lost.conversation_id) == [
+        ("human", "complete"),
+        ("ai", "interrupted"),
+        ("human", "complete"),
+        ("ai", "complete"),
+    ]
+
+
+def test_a_live_answer_settled_by_mistake_is_corrected_when_it_ends(
+    services: Services, process: Callable[[], Process]
+) -> None:
+    """A process that lost its lock (its lock connection dropped) looks dead to the others
+    for a moment; its answer, when it ends, still gets the final word."""
+    alice = make_user(services)
+    streaming = process()
+    turn = streaming.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    chunks = turn.stream()
+    first = next(chunks)
+    streaming.die()
+    assert statuses(services, alice.id, turn.conversation_id)[-1] == ("ai", "interrupted")
+    rest = "".join(chunks)
+    view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
+    assert (view.messages[-1].status, view.messages[-1].content) == ("complete", first + rest)
