@@ -73,7 +73,7 @@ def main() -> None:
                     for p in (1, 2)
                 ],
             )  # fmt: skip
-        with engine.connect() as connection:
+        with engine.begin() as connection:  # committed: a rolled-back ANALYZE is lost
             connection.exec_driver_sql("ANALYZE")
         cases: list[tuple[str, dict[str, object]]] = [
             ("first page", {"limit": PAGE}),

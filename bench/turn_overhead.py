@@ -4,7 +4,7 @@ Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages, in a me
 holding 100,000 messages of another conversation too), times every database step of a turn,
 through the functions the turn service itself calls (chat/turn_store.py, chat/history.py):
 limits, the question and the answer placeholder (open_turn); the history factory's ownership
-check and the strategy's view; the chain's save of the answer (history.add_messages); the
+check and the strategy's view; the chain's save (history.add_messages: it skips rows in flight); the
 final word on both rows and the context log (finish_turn). Only the model and LangChain's
 plumbing are left out. Also counted: statements and commits per turn. The reference is
 langchain_community's SQLChatMessageHistory on the same data (read all messages, add the two
@@ -86,9 +86,11 @@ def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUI
         conversation_id=conversation_id,
         question=text_in,
     )
+    service.rows_in_flight.update((rows.human_id, rows.reply_id))  # as ChatService._run does
     history = service.get_history(str(user_id), str(conversation_id))
     question = HumanMessage(text_in, id=str(rows.human_id))
     sent = [SystemMessage(setup.system_prompt), *history.messages, question]
+    # the chain's save: it skips the rows of turns in flight, as in the app
     history.add_messages([question, AIMessage(text_out, id=str(rows.reply_id))])
     finish_turn(
         service.sessions,
@@ -100,6 +102,7 @@ def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUI
         meta={"model": "offline", "strategy": history.strategy.name},
         sent=sent,
     )
+    service.rows_in_flight.difference_update((rows.human_id, rows.reply_id))
     return time.perf_counter() - started
 
 
@@ -190,7 +193,7 @@ def main() -> None:
                             covers_position=size,
                             token_count=12,
                         )
-                with engine.connect() as connection:
+                with engine.begin() as connection:  # committed: a rolled-back ANALYZE is lost
                     connection.execute(text("ANALYZE messages"))
                 runs = SLOW_RUNS if name == "full" and size >= 10_000 else args.runs
                 one_turn(service, user_id, cid)  # warm-up

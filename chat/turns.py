@@ -130,8 +130,8 @@ class ChatService:
         # The question and answer rows of turns streaming in this process: the turn service
         # stored them before the model ran and writes them last (finish_turn), so the
         # chain's own save skips them (one transaction fewer per turn).
-        self._in_flight: set[uuid.UUID] = set()
-        self.get_history = history_factory(sessions, written_elsewhere=self._in_flight)
+        self.rows_in_flight: set[uuid.UUID] = set()
+        self.get_history = history_factory(sessions, written_elsewhere=self.rows_in_flight)
         self._chains: dict[str, Any] = {}
 
     @property
@@ -292,7 +292,7 @@ class ChatService:
         self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup
     ) -> Generator[str, None, None]:
         outcome = turn.outcome
-        self._in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
+        self.rows_in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
         recorder = ContextRecorder()
         config = {
             "configurable": {"user_id": str(user_id), "conversation_id": str(turn.conversation_id)},
@@ -398,7 +398,7 @@ class ChatService:
                     log.warning("storing answer %s failed; retrying", turn.reply_id)
                     time.sleep(pause)
         finally:
-            self._in_flight.difference_update((turn.human_id, turn.reply_id))
+            self.rows_in_flight.difference_update((turn.human_id, turn.reply_id))
 
     # --- memory --------------------------------------------------------------------
 

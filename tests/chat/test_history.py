@@ -105,8 +105,8 @@ def test_a_turn_leaves_nothing_in_flight(services: Services) -> None:
     turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hi.")
     chunks = turn.stream()
     next(chunks)
-    assert services.chat._in_flight == {turn.human_id, turn.reply_id}
+    assert services.chat.rows_in_flight == {turn.human_id, turn.reply_id}
     turn.close()
-    assert services.chat._in_flight == set()
+    assert services.chat.rows_in_flight == set()
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
     assert [m.status for m in view.messages] == ["complete", "interrupted"]
