@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
@@ -16,6 +17,7 @@ from chat.db import migrate
 from chat.offline_model import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.openai_server import FakeOpenAIServer
 from tests.support.postgres import fresh_database, server_url
 
@@ -88,6 +90,16 @@ def services(
         sessions=sessions,
         model_factory=lambda name: OfflineChatModel(),
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test of the session (e2e and faults): a
+    second sync Playwright cannot start while one is open."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

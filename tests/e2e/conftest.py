@@ -6,26 +6,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_app
 from tests.support.artifacts import folder_for, save_open_pages
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
 
 @pytest.fixture(scope="module")
 def app_url(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with offline_app(database_url, tmp_path_factory.mktemp("app-data")) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
