@@ -1,0 +1,13 @@
+"""All SQL of the app, as keyword-only typed functions, one module per area.
+
+Every function that touches user data takes `user_id` and filters by it: a conversation id
+from a URL, a widget or a config is never trusted on its own. Helpers flush; the caller
+(a service function holding the unit of work) commits. Callers use the package
+(`repository.get_conversation(...)`): the modules are how it is kept readable.
+"""
+
+from chat.repository.conversations import *  # noqa: F403
+from chat.repository.memory import *  # noqa: F403
+from chat.repository.messages import *  # noqa: F403
+from chat.repository.processes import *  # noqa: F403
+from chat.repository.users import *  # noqa: F403
