@@ -121,7 +121,6 @@ def open_turn(
             question=question,
             question_tokens=count_text_tokens(question),
             reply_meta={"model": setup.model_name, "instance": instance_id},
-            conversation_locked=True,
         )
         if human_row.position == 1:
             setup.name_after = setup.title
@@ -146,8 +145,8 @@ def reopen_turn(
     The conversation row is locked, so two tabs cannot restart the same exchange twice;
     the rows keep their ids and positions, so nothing is duplicated or orphaned."""
     with unit_of_work(sessions) as session:
-        repository.get_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
+        setup = _setup(
+            session, settings, user_id=user_id, conversation_id=conversation_id, lock=True
         )
         last_two = repository.recent_messages(
             session=session, user_id=user_id, conversation_id=conversation_id, limit=2
@@ -180,7 +179,6 @@ def reopen_turn(
             token_count=0,
             meta={"instance": instance_id},
         )
-        setup = _setup(session, settings, user_id=user_id, conversation_id=conversation_id)
         return setup, TurnRows(
             conversation_id=conversation_id,
             human_id=human_row.id,

@@ -79,20 +79,35 @@ class Turn:
     """A turn in flight. Iterate `stream()` (e.g. with st.write_stream); `outcome` is final
     once the stream ends or is closed."""
 
-    conversation_id: uuid.UUID
-    human_id: uuid.UUID
-    reply_id: uuid.UUID
+    user_id: uuid.UUID
+    rows: TurnRows
+    setup: TurnSetup
     _chunks: Generator[str, None, None]
-    outcome: TurnOutcome
-    strategy_name: str = ""
+    outcome: TurnOutcome = field(default_factory=TurnOutcome)
     # Set when this was the first exchange and a model should name the conversation
     # (ChatService.name_conversation, called once the answer has streamed).
     needs_title: bool = False
-    user_id: uuid.UUID | None = None
-    setup: TurnSetup | None = None
-    question: str = ""
-
     _abandon: Callable[[], None] | None = None
+
+    @property
+    def conversation_id(self) -> uuid.UUID:
+        return self.rows.conversation_id
+
+    @property
+    def human_id(self) -> uuid.UUID:
+        return self.rows.human_id
+
+    @property
+    def reply_id(self) -> uuid.UUID:
+        return self.rows.reply_id
+
+    @property
+    def question(self) -> str:
+        return self.rows.question
+
+    @property
+    def strategy_name(self) -> str:
+        return self.setup.strategy_name
 
     def stream(self) -> Generator[str, None, None]:
         return self._chunks
@@ -174,9 +189,7 @@ class ChatService:
             new_title=title_for(text),
             instance_id=self.instance_id,
         )
-        return self._start(
-            user_id=user_id, conversation_id=rows.conversation_id, rows=rows, setup=setup
-        )
+        return self._start(user_id=user_id, rows=rows, setup=setup)
 
     def retry(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> Turn:
         """Answer the last question again, reusing both rows: a retry never duplicates."""
@@ -239,36 +252,19 @@ class ChatService:
             new_text=new_text,
             instance_id=self.instance_id,
         )
-        return self._start(user_id=user_id, conversation_id=conversation_id, rows=rows, setup=setup)
+        return self._start(user_id=user_id, rows=rows, setup=setup)
 
-    def _start(
-        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, rows: TurnRows, setup: TurnSetup
-    ) -> Turn:
-        turn = Turn(
-            conversation_id=conversation_id,
-            human_id=rows.human_id,
-            reply_id=rows.reply_id,
-            _chunks=_no_chunks(),
-            outcome=TurnOutcome(),
-            strategy_name=setup.strategy_name,
-        )
-        human = HumanMessage(rows.question, id=str(rows.human_id))
-        turn._chunks = self._run(turn=turn, user_id=user_id, human=human, setup=setup)
-        turn._abandon = lambda: self._finish(
-            turn=turn,
-            user_id=user_id,
-            model_name=setup.model_name,
-            strategy_name=setup.strategy_name,
-            sent=[],
-        )
-        turn.user_id, turn.setup, turn.question = user_id, setup, rows.question
+    def _start(self, *, user_id: uuid.UUID, rows: TurnRows, setup: TurnSetup) -> Turn:
+        turn = Turn(user_id=user_id, rows=rows, setup=setup, _chunks=_no_chunks())
+        turn._chunks = self._run(turn)
+        turn._abandon = lambda: self._finish(turn, sent=[])
         return turn
 
     def name_conversation(self, turn: Turn) -> str | None:
         """After a new conversation's first answer: the model's title for it (stored), or
         None when there is nothing to do (offline: the heuristic title is final).
         Call it once the answer has streamed; it never runs before."""
-        if not turn.needs_title or turn.setup is None or turn.user_id is None:
+        if not turn.needs_title:
             return None
         turn.needs_title = False
         try:
@@ -287,14 +283,16 @@ class ChatService:
             log.exception("naming conversation %s failed", turn.conversation_id)
             raise ModelError(describe_model_error(exc)) from exc
 
-    def _run(
-        self, *, turn: Turn, user_id: uuid.UUID, human: HumanMessage, setup: TurnSetup
-    ) -> Generator[str, None, None]:
-        outcome = turn.outcome
+    def _run(self, turn: Turn) -> Generator[str, None, None]:
+        outcome, setup = turn.outcome, turn.setup
+        human = HumanMessage(turn.question, id=str(turn.human_id))
         self.rows_in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
         recorder = ContextRecorder()
         config = {
-            "configurable": {"user_id": str(user_id), "conversation_id": str(turn.conversation_id)},
+            "configurable": {
+                "user_id": str(turn.user_id),
+                "conversation_id": str(turn.conversation_id),
+            },
             "metadata": {"reply_id": str(turn.reply_id)},
             "callbacks": [recorder],
         }
@@ -334,13 +332,7 @@ class ChatService:
         finally:
             stream.close()
             outcome.total_s = time.perf_counter() - started
-            self._finish(
-                turn=turn,
-                user_id=user_id,
-                model_name=setup.model_name,
-                strategy_name=setup.strategy_name,
-                sent=recorder.sent,
-            )
+            self._finish(turn, sent=recorder.sent)
             turn.needs_title = (
                 setup.name_after is not None
                 and outcome.status == "complete"
@@ -350,54 +342,49 @@ class ChatService:
         if outcome.status == "error":
             raise ModelError(outcome.error)
 
-    def _finish(
-        self,
-        *,
-        turn: Turn,
-        user_id: uuid.UUID,
-        model_name: str,
-        strategy_name: str,
-        sent: list[BaseMessage],
-    ) -> None:
+    def _finish(self, turn: Turn, *, sent: list[BaseMessage]) -> None:
         outcome = turn.outcome
         meta: dict[str, Any] = {
-            "model": model_name,
+            "model": turn.setup.model_name,
             "first_token_s": outcome.first_token_s,
             "total_s": outcome.total_s,
             "usage": outcome.usage,
-            "strategy": strategy_name,
+            "strategy": turn.setup.strategy_name,
         }
         if outcome.error:
             meta["error"] = outcome.error
-        rows = TurnRows(
-            conversation_id=turn.conversation_id,
-            human_id=turn.human_id,
-            reply_id=turn.reply_id,
-            question=turn.question,
-        )
         try:
-            for pause in (*FINISH_RETRY_PAUSES, None):
-                try:
-                    outcome.context = finish_turn(
-                        self.sessions,
-                        user_id=user_id,
-                        conversation_id=turn.conversation_id,
-                        rows=rows,
-                        status=outcome.status,
-                        text=outcome.text,
-                        meta=meta,
-                        sent=sent,
-                    )
-                    return
-                except DatabaseUnavailable:
-                    # The user has read this answer: worth a short wait for a busy pool or
-                    # a restarting database before giving up on storing it.
-                    if pause is None:
-                        raise
-                    log.warning("storing answer %s failed; retrying", turn.reply_id)
-                    time.sleep(pause)
+            outcome.context = self._store_answer(turn, meta=meta, sent=sent)
         finally:
             self.rows_in_flight.difference_update((turn.human_id, turn.reply_id))
+
+    def _store_answer(
+        self, turn: Turn, *, meta: dict[str, Any], sent: list[BaseMessage]
+    ) -> dict[str, Any] | None:
+        """finish_turn, tried again after short pauses when the database does not take it:
+        the user has read this answer, so a busy pool or a restarting database is worth a
+        moment's wait before giving up on storing it."""
+        for pause in FINISH_RETRY_PAUSES:
+            try:
+                return self._finish_turn(turn, meta=meta, sent=sent)
+            except DatabaseUnavailable:
+                log.warning("storing answer %s failed; retrying", turn.reply_id)
+                time.sleep(pause)
+        return self._finish_turn(turn, meta=meta, sent=sent)
+
+    def _finish_turn(
+        self, turn: Turn, *, meta: dict[str, Any], sent: list[BaseMessage]
+    ) -> dict[str, Any] | None:
+        return finish_turn(
+            self.sessions,
+            user_id=turn.user_id,
+            conversation_id=turn.conversation_id,
+            rows=turn.rows,
+            status=turn.outcome.status,
+            text=turn.outcome.text,
+            meta=meta,
+            sent=sent,
+        )
 
     # --- memory --------------------------------------------------------------------
 

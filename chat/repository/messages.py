@@ -7,6 +7,7 @@ Part of chat.repository (see its docstring).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,15 +33,10 @@ from chat.repository.processes import process_alive
 # --- messages --------------------------------------------------------------------------
 
 
-def next_position(
-    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, locked: bool = False
-) -> int:
-    """Lock the conversation row (unless the caller already has), then read the next
-    position: concurrent writers queue up."""
-    if not locked:
-        get_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
-        )
+def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    """The next message position. The caller holds the conversation's row lock
+    (get_conversation or get_conversation_and_owner with lock=True), so concurrent writers
+    queue up instead of reading the same position."""
     last = session.scalar(
         select(Message.position)
         .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
@@ -74,6 +70,7 @@ def add_message(
         )
         if existing is not None:
             return existing
+    get_conversation(session=session, user_id=user_id, conversation_id=conversation_id, lock=True)
     position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
     message = Message(
         id=message_id or uuid.uuid4(),
@@ -86,9 +83,7 @@ def add_message(
         token_count=token_count,
         meta=meta or {},
     )
-    session.add(message)
-    session.flush()
-    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+    _append(session=session, user_id=user_id, conversation_id=conversation_id, rows=[message])
     return message
 
 
@@ -102,17 +97,11 @@ def append_pending_turn(
     question: str,
     question_tokens: int,
     reply_meta: dict[str, Any],
-    conversation_locked: bool = False,
 ) -> tuple[Message, Message]:
     """A new turn's question and empty answer placeholder, both pending, at consecutive
-    positions: one lock (none when the caller holds it), one position read, one touch (this
-    runs on every turn)."""
-    position = next_position(
-        session=session,
-        user_id=user_id,
-        conversation_id=conversation_id,
-        locked=conversation_locked,
-    )
+    positions: one position read, one touch (this runs on every turn). The caller holds the
+    conversation's lock (chat.turn_store.open_turn takes it with the turn's settings)."""
+    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
     rows = (
         Message(
             id=human_id,
@@ -137,10 +126,17 @@ def append_pending_turn(
             meta=reply_meta,
         ),
     )
+    _append(session=session, user_id=user_id, conversation_id=conversation_id, rows=rows)
+    return rows
+
+
+def _append(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, rows: Sequence[Message]
+) -> None:
+    """Write new rows and mark their conversation as active (the sidebar's order)."""
     session.add_all(rows)
     session.flush()
     touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-    return rows
 
 
 def complete_pending_reply(
