@@ -53,6 +53,15 @@ class StoredCheck:
     def lost(self) -> int:
         return self.missing + self.bad_answers
 
+    def table_rows(self) -> list[tuple[str, object]]:
+        """The lines both load benchmarks print about what reached the database."""
+        return [
+            ("questions stored / sent", f"{self.stored} / {self.sent}"),
+            ("complete answers", self.complete_answers),
+            ("lost messages", self.lost),
+            ("duplicated / unexpected questions", f"{self.duplicated} / {self.unexpected}"),
+        ]
+
 
 def check_stored(engine: Engine, sent: dict[uuid.UUID, Sequence[str]]) -> StoredCheck:
     """Every question sent is stored once, followed by its complete echoed answer."""

@@ -251,10 +251,7 @@ def main() -> None:
             ("time to first token p50 / p95 ms", p50_p95_ms(first)),
             ("turn (enter to answer, idle) p50 / p95 ms", p50_p95_ms(turns)),
             ("peak DB connections (pg_stat_activity)", peak[0]),
-            ("questions stored / sent", f"{stored.stored} / {stored.sent}"),
-            ("complete answers", stored.complete_answers),
-            ("lost messages", stored.lost),
-            ("duplicated / unexpected questions", f"{stored.duplicated} / {stored.unexpected}"),
+            *stored.table_rows(),
             ("machine load", load),
         ],
     )

@@ -59,13 +59,11 @@ from load_check import (
     question,
 )
 from load_watch import BUSY_STREAMS, PoolHolders, Samples, SwallowedErrors, sample
-from pydantic import SecretStr
-from scratch_db import scratch_engine
+from scratch_db import endpoint_settings, scratch_engine
 
 from chat.db import make_engine
 from chat.memory import STRATEGIES
 from chat.services import Services, build_services
-from chat.settings import Settings
 from tests.support.openai_server import FakeOpenAIServer
 
 
@@ -171,13 +169,8 @@ def main() -> None:
         scratch_engine() as monitor,
         FakeOpenAIServer(api_key="sk-bench", default_token_delay=args.token_delay) as server,
     ):
-        settings = Settings(
-            database_url="postgresql://unused",
-            openai_api_key=SecretStr("sk-bench"),
-            openai_base_url=server.base_url,
-            models=["test-model"],
-            bcrypt_rounds=10,
-            cookie_key="b" * 40,
+        settings = endpoint_settings(
+            server.base_url,
             messages_per_minute=100_000,
             db_pool_size=args.pool,
             db_max_overflow=0,
@@ -297,10 +290,7 @@ def report(
             ),
             ("chunks received holding a connection", f"{holding} of {chunks}"),
             ("samples (every 20 ms)", samples.count),
-            ("questions stored / sent", f"{stored.stored} / {stored.sent}"),
-            ("complete answers", stored.complete_answers),
-            ("lost messages", stored.lost),
-            ("duplicated / unexpected questions", f"{stored.duplicated} / {stored.unexpected}"),
+            *stored.table_rows(),
             ("machine load", load),
         ],
     )

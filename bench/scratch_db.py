@@ -11,12 +11,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat.db import migrate
+from chat.settings import Settings
 
 
 @contextlib.contextmanager
@@ -38,3 +40,17 @@ def scratch_engine() -> Iterator[Engine]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def endpoint_settings(base_url: str, **changes: object) -> Settings:
+    """Settings for a bench run against an OpenAI-compatible endpoint at `base_url` (the
+    local test server), with fast password hashing; `changes` override the rest."""
+    return Settings(
+        database_url="postgresql://unused",  # benches hand the services their own engine
+        openai_api_key=SecretStr("sk-bench"),
+        openai_base_url=base_url,
+        models=["test-model"],
+        bcrypt_rounds=10,
+        cookie_key="b" * 40,
+        **changes,  # type: ignore[arg-type]
+    )

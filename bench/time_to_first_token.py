@@ -14,12 +14,10 @@ from __future__ import annotations
 import statistics
 import time
 
-from pydantic import SecretStr
-from scratch_db import scratch_engine
+from scratch_db import endpoint_settings, scratch_engine
 
 from chat.db import session_factory
 from chat.services import build_services
-from chat.settings import Settings
 from tests.support.openai_server import FakeOpenAIServer
 
 TURNS = 40
@@ -33,13 +31,8 @@ def main() -> None:
     with scratch_engine() as engine:
         for delay in (0.0, 0.02):
             with FakeOpenAIServer(api_key="sk-bench", default_token_delay=delay) as server:
-                settings = Settings(
-                    database_url="postgresql://unused",
-                    openai_api_key=SecretStr("sk-bench"),
-                    openai_base_url=server.base_url,
-                    models=["test-model"],
-                    bcrypt_rounds=10,
-                    cookie_key="b" * 40,
+                settings = endpoint_settings(
+                    server.base_url,
                     model_max_retries=0,
                     messages_per_minute=0,
                 )
