@@ -48,7 +48,11 @@ def retry_and_finish(
         user_id=user_id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
     )
     assert (retry.human_id, retry.reply_id) == (turn.human_id, turn.reply_id)  # same rows
-    return "".join(retry.stream())
+    answer = "".join(retry.stream())
+    # the retried request carried the question exactly once
+    users = [m for m in server.chat_requests[-1]["messages"] if m["role"] == "user"]
+    assert [m["content"] for m in users] == [turn.question]
+    return answer
 
 
 def test_http_500s_are_retried_with_backoff_then_the_answer_streams(
