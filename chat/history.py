@@ -4,13 +4,15 @@
 `add_messages` is idempotent by message id, so the turn service can store the question before
 the model runs and RunnableWithMessageHistory's own save afterwards does not duplicate it.
 
-The factory checks ownership and reads the view in the same transaction: a turn pays one
-unit of work for its history, and RunnableWithMessageHistory reads `messages` right after
-calling the factory.
+The turn service reads the view in the transaction that stores the question, having
+checked that the conversation is the user's, and hands it to the factory (HandedViews): a
+turn's history then costs no database work of its own. Called without a handed view, the
+factory checks ownership and reads the view itself, in one unit of work.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Container, Sequence
 
@@ -124,15 +126,50 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
         return None
 
 
+class HandedViews:
+    """Views the turn service read with the question (chat/turn_store.py), waiting for the
+    same turn's history factory call, which takes each once.
+
+    RunnableWithMessageHistory calls the factory in the thread that iterates the chain's
+    stream, which is the turn's own thread; so a view is keyed on (user, conversation,
+    thread) and a turn never takes another turn's view. A factory call that finds none (a
+    retried request, another caller) reads the view itself."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[uuid.UUID, uuid.UUID, int], tuple[MemoryStrategy, ContextView]] = {}
+
+    def hand(
+        self,
+        *,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        strategy: MemoryStrategy,
+        view: ContextView,
+    ) -> None:
+        self._views[(user_id, conversation_id, threading.get_ident())] = (strategy, view)
+
+    def take(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> tuple[MemoryStrategy, ContextView] | None:
+        return self._views.pop((user_id, conversation_id, threading.get_ident()), None)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
 HistoryFactory = Callable[[str, str], PostgresChatHistory]
 
 
 def history_factory(
-    sessions: sessionmaker[Session], *, written_elsewhere: Container[uuid.UUID] = frozenset()
+    sessions: sessionmaker[Session],
+    *,
+    written_elsewhere: Container[uuid.UUID] = frozenset(),
+    handed: HandedViews | None = None,
 ) -> HistoryFactory:
     """The `get_session_history` of RunnableWithMessageHistory, keyed on
-    (user_id, conversation_id). Ownership is checked here, once per turn: a conversation
-    of another user is NotFound and no data is read.
+    (user_id, conversation_id). Ownership is checked once per turn: here, or, for a view
+    in `handed`, by the turn service that read it for that same user and conversation. A
+    conversation of another user is NotFound and no data is read.
 
     `written_elsewhere`: ids of messages whose rows someone else writes (the turn service's
     turns in flight, a live set); the histories' saves skip them."""
@@ -140,12 +177,16 @@ def history_factory(
     def get_session_history(user_id: str, conversation_id: str) -> PostgresChatHistory:
         uid = parse_id(user_id, what="user")
         cid = parse_id(conversation_id, what="conversation")
-        with unit_of_work(sessions) as session:
-            conversation = repository.get_conversation(
-                session=session, user_id=uid, conversation_id=cid
-            )
-            strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
-            view = strategy.load(session=session, user_id=uid, conversation_id=cid)
+        ready = handed.take(user_id=uid, conversation_id=cid) if handed is not None else None
+        if ready is not None:
+            strategy, view = ready
+        else:
+            with unit_of_work(sessions) as session:
+                conversation = repository.get_conversation(
+                    session=session, user_id=uid, conversation_id=cid
+                )
+                strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
+                view = strategy.load(session=session, user_id=uid, conversation_id=cid)
         return PostgresChatHistory(
             sessions=sessions,
             user_id=uid,

@@ -16,6 +16,7 @@ from chat.memory_base import (
     CONTEXT_STATUSES,
     ContextView,
     MemoryStrategy,
+    page_size,
     row_cost,
     tail_within,
     to_langchain,
@@ -44,7 +45,12 @@ class FullBuffer(MemoryStrategy):
     description = "Every stored message, however long the conversation grows."
 
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
         rows = repository.messages_from(
             session=session, user_id=user_id, conversation_id=conversation_id, start_position=1
@@ -59,18 +65,20 @@ class Window(MemoryStrategy):
     defaults: ClassVar[dict[str, Any]] = {"k": 10}
 
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
-        k = max(1, int(self.params["k"]))
-        start = repository.nth_last_human_position(
-            session=session, user_id=user_id, conversation_id=conversation_id, n=k
+        rows = repository.last_turns(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            turns=max(1, int(self.params["k"])),
         )
-        if start is None:  # fewer than k turns so far: everything
-            start = 1
-        rows = repository.messages_from(
-            session=session, user_id=user_id, conversation_id=conversation_id, start_position=start
-        )
-        return ContextView(messages=to_langchain(rows), omitted=start - 1)
+        return ContextView(messages=to_langchain(rows), omitted=rows[0].position - 1 if rows else 0)
 
 
 class TokenBudget(MemoryStrategy):
@@ -83,22 +91,34 @@ class TokenBudget(MemoryStrategy):
     defaults: ClassVar[dict[str, Any]] = {"max_tokens": 1000}
 
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
-        conversation = repository.get_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id
+        if system_prompt is None:
+            system_prompt = repository.get_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            ).system_prompt
+        budget = int(self.params["max_tokens"])
+        # The newest page holds the pending question (this turn's input): it counts too.
+        newest = repository.recent_view_rows(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            limit=page_size(budget),
         )
-        last = repository.recent_messages(
-            session=session, user_id=user_id, conversation_id=conversation_id, limit=2
-        )
-        pending = [row for row in last if row.role == "human" and row.status == "pending"]
-        fixed = count_text_tokens(conversation.system_prompt) + MESSAGE_OVERHEAD_TOKENS
+        pending = [row for row in newest[-2:] if row.role == "human" and row.status == "pending"]
+        fixed = count_text_tokens(system_prompt) + MESSAGE_OVERHEAD_TOKENS
         fixed += sum(row_cost(row) for row in pending)
         rows = tail_within(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
-            budget=max(0, int(self.params["max_tokens"]) - fixed),
+            budget=max(0, budget - fixed),
+            first_page=newest,
         )
         start = rows[0].position if rows else (pending[0].position if pending else 1)
         return ContextView(messages=to_langchain(rows), omitted=start - 1)

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
-from chat.models import Message
+from chat.repository import ViewRow
 from chat.tokens import MESSAGE_OVERHEAD_TOKENS
 
 # Rows that are part of what the model may see: not a turn still in flight, not a failure.
@@ -36,7 +36,7 @@ class ContextView:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def to_langchain(rows: Iterable[Message]) -> list[BaseMessage]:
+def to_langchain(rows: Iterable[ViewRow]) -> list[BaseMessage]:
     """Stored rows as LangChain messages, keeping our ids so a context can be traced back."""
     out: list[BaseMessage] = []
     for row in rows:
@@ -64,9 +64,15 @@ class MemoryStrategy(ABC):
 
     @abstractmethod
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
-        """Read the context with a bounded query."""
+        """Read the context with a bounded query. `system_prompt`: the prompt this turn
+        sends, when the caller knows it (strategies that count it need not read it)."""
 
     def after_turn(  # noqa: B027 (optional hook: stateless strategies keep the default)
         self,
@@ -79,12 +85,15 @@ class MemoryStrategy(ABC):
         """Update the strategy's own state once the answer is stored. Stateless by default."""
 
 
-# Rows read per step when walking back from the newest message: small, so a budget strategy
-# reads little more than what it keeps.
-_PAGE = 32
+def page_size(budget: int) -> int:
+    """Rows read per step when walking back from the newest message for `budget` tokens:
+    what the budget holds in messages of a few words (10 tokens, the per-message overhead
+    included), so a view takes one read unless its messages are shorter still; a round
+    trip costs more than the rows it would spare."""
+    return max(32, budget // 10)
 
 
-def row_cost(row: Message) -> int:
+def row_cost(row: ViewRow) -> int:
     """What a stored message costs in the prompt, from its stored count (no re-tokenising)."""
     return row.token_count + MESSAGE_OVERHEAD_TOKENS
 
@@ -97,33 +106,41 @@ def tail_within(
     budget: int,
     after_position: int = 0,
     before_position: int | None = None,
-) -> list[Message]:
+    first_page: list[ViewRow] | None = None,
+) -> list[ViewRow]:
     """The newest settled messages (between the two positions, exclusive) whose cost fits
-    `budget`, contiguous, starting on a human message. Reads backwards in small pages."""
-    kept: list[Message] = []
+    `budget`, contiguous, starting on a human message. Reads backwards in pages of
+    page_size(budget); `first_page`: the newest page, when the caller has read it already
+    (recent_view_rows with that limit and `before_position`)."""
+    kept: list[ViewRow] = []
     used = 0
     before = before_position
+    limit = page_size(budget)
     while True:
-        page = repository.recent_messages(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            limit=_PAGE,
-            before_position=before,
-        )
+        page = first_page
+        first_page = None
+        if page is None:
+            page = repository.recent_view_rows(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                limit=limit,
+                before_position=before,
+            )
+        done = len(page) < limit  # the oldest page: nothing before it
+        older = page[0].position if page else 0
         page = [row for row in page if row.position > after_position]
-        full = False
         for row in reversed(page):
             if row.status not in CONTEXT_STATUSES or not row.content:
                 continue
             if used + row_cost(row) > budget:
-                full = True
+                done = True
                 break
             used += row_cost(row)
             kept.append(row)
-        if full or len(page) < _PAGE:
+        if done or older <= after_position + 1:
             break
-        before = page[0].position
+        before = older
     kept.reverse()
     while kept and kept[0].role != "human":  # start on a human message
         kept.pop(0)

@@ -19,7 +19,7 @@ from chat import repository
 from chat.db import unit_of_work
 from chat.errors import SummaryFailed
 from chat.memory_base import ContextView, MemoryStrategy, tail_within, to_langchain
-from chat.models import Message
+from chat.repository import SummaryState, ViewRow
 from chat.summarizer import summarise
 from chat.tokens import count_text_tokens
 
@@ -49,14 +49,12 @@ class _Summarised(MemoryStrategy):
         session: Session,
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
-        buffer: list[Message],
+        summary: SummaryState | None,
+        buffer: list[ViewRow],
         buffer_start: int,
     ) -> ContextView:
-        summary = repository.get_summary(
-            session=session, user_id=user_id, conversation_id=conversation_id, strategy=self.name
-        )
         covers = summary.covers_position if summary else 0
-        gap: list[Message] = []
+        gap: list[ViewRow] = []
         if covers + 1 < buffer_start:
             gap = tail_within(
                 session=session,
@@ -154,15 +152,21 @@ class RunningSummary(_Summarised):
     description = "A summary of everything so far, updated after each answer, plus the new input."
 
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
-        end = repository.last_settled_position(
-            session=session, user_id=user_id, conversation_id=conversation_id
+        summary, end = repository.summary_and_last_settled(
+            session=session, user_id=user_id, conversation_id=conversation_id, strategy=self.name
         )
         return self._view(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
+            summary=summary,
             buffer=[],
             buffer_start=end + 1,
         )
@@ -185,7 +189,7 @@ class SummaryBuffer(_Summarised):
 
     def _buffer(
         self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
-    ) -> tuple[list[Message], int]:
+    ) -> tuple[list[ViewRow], int]:
         rows = tail_within(
             session=session,
             user_id=user_id,
@@ -200,15 +204,24 @@ class SummaryBuffer(_Summarised):
         return rows, end + 1
 
     def load(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        system_prompt: str | None = None,
     ) -> ContextView:
         buffer, start = self._buffer(
             session=session, user_id=user_id, conversation_id=conversation_id
+        )
+        summary, _ = repository.summary_and_last_settled(
+            session=session, user_id=user_id, conversation_id=conversation_id, strategy=self.name
         )
         return self._view(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
+            summary=summary,
             buffer=buffer,
             buffer_start=start,
         )

@@ -1,12 +1,13 @@
 """The database steps of a turn, each one short unit of work.
 
-A turn touches the database three times from the turn service (plus the history's own
-read and save, see chat/history.py), and never while the model streams:
+A turn touches the database twice from the turn service, and never while the model streams:
 
-1. `open_turn` / `reopen_turn`: limits, the conversation's settings, and the question with
-   an empty answer placeholder, both pending: one durable transaction, before the model.
-2. (the history factory reads the strategy's view; the chain's save fills the placeholder)
-3. `finish_turn`: the turn service's last word on both rows and the context log.
+1. `open_turn` / `reopen_turn`: limits, the conversation's settings, the question with an
+   empty answer placeholder (both pending) and the memory strategy's view of the history:
+   one durable transaction, before the model. The view is handed to the history factory
+   (chat/history.py), which then has nothing left to read.
+2. `finish_turn`: the turn service's last word on both rows and the context log, one
+   statement. (The chain's own save skips the rows of turns in flight.)
 
 They are plain functions so the turn service and bench/turn_overhead run the same code.
 """
@@ -21,11 +22,11 @@ from langchain_core.messages import BaseMessage
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
-from chat.db import unit_of_work
+from chat.db import single_statement, unit_of_work
 from chat.errors import InvalidInput
-from chat.limits import check_limits
+from chat.limits import check_limits, usage_to_count
 from chat.liveness import STALE_TURN_AFTER
-from chat.memory import strategy_for
+from chat.memory import ContextView, MemoryStrategy, strategy_for
 from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
 from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
@@ -43,6 +44,8 @@ class TurnSetup:
     strategy_name: str
     title: str
     name_after: str | None = None  # the current title, when this is the first exchange
+    memory: MemoryStrategy | None = None  # the strategy the view below was read with
+    view: ContextView | None = None  # its view of the history, read with the question
 
 
 @dataclass(frozen=True)
@@ -92,27 +95,32 @@ def open_turn(
 
     Raises LimitReached (nothing stored) or NotFound (not the user's conversation)."""
     with unit_of_work(sessions) as session:
-        check_limits(session, settings, user_id=user_id)
-        if conversation_id is None:
+        if conversation_id is None:  # rolled back with the rest when a limit refuses
             conversation_id = create_conversation(
                 session, settings, user_id=user_id, title=new_title
             )
+        opened = repository.open_conversation(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            **usage_to_count(settings),
+        )
+        check_limits(settings, opened)
+        if opened.has_pending:  # a turn in flight, or one a dead process left behind
+            repository.settle_stale_turns(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                older_than=STALE_TURN_AFTER,
+            )
+        setup = _setup_of(settings, opened)
         rows = TurnRows(
             conversation_id=conversation_id,
             human_id=uuid.uuid4(),
             reply_id=uuid.uuid4(),
             question=question,
         )
-        repository.settle_stale_turns(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            older_than=STALE_TURN_AFTER,
-        )
-        setup = _setup(
-            session, settings, user_id=user_id, conversation_id=conversation_id, lock=True
-        )
-        human_row, _ = repository.append_pending_turn(
+        position = repository.insert_pending_turn(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
@@ -122,8 +130,9 @@ def open_turn(
             question_tokens=count_text_tokens(question),
             reply_meta={"model": setup.model_name, "instance": instance_id},
         )
-        if human_row.position == 1:
+        if position == 1:
             setup.name_after = setup.title
+        _read_view(session, setup, opened, user_id=user_id, conversation_id=conversation_id)
     return setup, rows
 
 
@@ -142,12 +151,14 @@ def reopen_turn(
 ) -> tuple[TurnSetup, TurnRows]:
     """Reset the last exchange (question, answer) to pending so it can run again.
 
-    The conversation row is locked, so two tabs cannot restart the same exchange twice;
+    The conversation row is locked (and marked as just used), so two tabs cannot restart the
+    same exchange twice;
     the rows keep their ids and positions, so nothing is duplicated or orphaned."""
     with unit_of_work(sessions) as session:
-        setup = _setup(
-            session, settings, user_id=user_id, conversation_id=conversation_id, lock=True
+        opened = repository.open_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
         )
+        setup = _setup_of(settings, opened)
         last_two = repository.recent_messages(
             session=session, user_id=user_id, conversation_id=conversation_id, limit=2
         )
@@ -179,6 +190,7 @@ def reopen_turn(
             token_count=0,
             meta={"instance": instance_id},
         )
+        _read_view(session, setup, opened, user_id=user_id, conversation_id=conversation_id)
         return setup, TurnRows(
             conversation_id=conversation_id,
             human_id=human_row.id,
@@ -187,29 +199,37 @@ def reopen_turn(
         )
 
 
-def _setup(
+def _setup_of(settings: Settings, opened: repository.OpenedConversation) -> TurnSetup:
+    """What this turn runs with: the conversation's settings and the user's profile. Only a
+    profile the user filled in on the account page personalises the prompt."""
+    return TurnSetup(
+        model_name=opened.model,
+        temperature=opened.temperature,
+        system_prompt=personalised_prompt(
+            opened.system_prompt or settings.default_system_prompt,
+            Profile.of(opened.display_name, opened.profile) if opened.profile else None,
+        ),
+        strategy_name=opened.memory_strategy,
+        title=opened.title,
+    )
+
+
+def _read_view(
     session: Session,
-    settings: Settings,
+    setup: TurnSetup,
+    opened: repository.OpenedConversation,
     *,
     user_id: uuid.UUID,
     conversation_id: uuid.UUID,
-    lock: bool = False,
-) -> TurnSetup:
-    """What this turn runs with: the conversation's settings and the user's profile. With
-    `lock`, the conversation stays locked until the transaction ends (new rows' positions)."""
-    conversation, user = repository.get_conversation_and_owner(
-        session=session, user_id=user_id, conversation_id=conversation_id, lock=lock
-    )
-    # Only a profile the user filled in on the account page personalises the prompt.
-    profile = Profile.of(user.display_name, user.profile) if user.profile else None
-    return TurnSetup(
-        model_name=conversation.model,
-        temperature=conversation.temperature,
-        system_prompt=personalised_prompt(
-            conversation.system_prompt or settings.default_system_prompt, profile
-        ),
-        strategy_name=conversation.memory_strategy,
-        title=conversation.title,
+) -> None:
+    """The strategy's view of the history, read in the transaction that stored the
+    question (the question itself is pending, so no view includes it)."""
+    setup.memory = strategy_for(opened.memory_strategy, opened.memory_params)
+    setup.view = setup.memory.load(
+        session=session,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        system_prompt=setup.system_prompt,
     )
 
 
@@ -227,28 +247,20 @@ def finish_turn(
     """The turn service's final word: the question settled, the answer's status and the text
     the user saw, and the context log of what the model received. Returns that log."""
     context = context_payload(sent, human_id=rows.human_id) if sent else None
-    with unit_of_work(sessions) as session:
-        repository.finish_message(
-            session=session, user_id=user_id, message_id=rows.human_id, status="complete"
-        )
-        repository.finish_message(
+    with single_statement(sessions) as session:
+        repository.finish_turn_rows(
             session=session,
             user_id=user_id,
-            message_id=rows.reply_id,
+            conversation_id=conversation_id,
+            human_id=rows.human_id,
+            reply_id=rows.reply_id,
             status=status,
-            content=text,
+            text=text,
             token_count=count_text_tokens(text) if text else 0,
             meta=meta,
+            strategy=meta.get("strategy", ""),
+            context=context,
         )
-        if context is not None:
-            repository.save_context_log(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                message_id=rows.reply_id,
-                strategy=meta.get("strategy", ""),
-                payload=context,
-            )
     return context
 
 

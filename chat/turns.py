@@ -26,7 +26,7 @@ from chat import repository
 from chat.chain import build_chain
 from chat.db import unit_of_work
 from chat.errors import ChatError, DatabaseUnavailable, ModelError, SummaryFailed
-from chat.history import history_factory
+from chat.history import HandedViews, history_factory
 from chat.liveness import Liveness
 from chat.memory import strategy_for
 from chat.model_errors import describe_model_error
@@ -145,7 +145,11 @@ class ChatService:
         # stored them before the model ran and writes them last (finish_turn), so the
         # chain's own save skips them (one transaction fewer per turn).
         self.rows_in_flight: set[uuid.UUID] = set()
-        self.get_history = history_factory(sessions, written_elsewhere=self.rows_in_flight)
+        # Each turn's view of the history, read with its question, for its history factory.
+        self.handed_views = HandedViews()
+        self.get_history = history_factory(
+            sessions, written_elsewhere=self.rows_in_flight, handed=self.handed_views
+        )
         self._chains: dict[str, Any] = {}
 
     @property
@@ -287,6 +291,14 @@ class ChatService:
         outcome, setup = turn.outcome, turn.setup
         human = HumanMessage(turn.question, id=str(turn.human_id))
         self.rows_in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
+        if setup.memory is not None and setup.view is not None:
+            self.handed_views.hand(
+                user_id=turn.user_id,
+                conversation_id=turn.conversation_id,
+                strategy=setup.memory,
+                view=setup.view,
+            )
+            setup.view = None  # the history has it now; a retried request reads anew
         recorder = ContextRecorder()
         config = {
             "configurable": {
@@ -331,6 +343,7 @@ class ChatService:
             outcome.error = describe_model_error(exc, partial=bool(parts))
         finally:
             stream.close()
+            self.handed_views.take(user_id=turn.user_id, conversation_id=turn.conversation_id)
             outcome.total_s = time.perf_counter() - started
             self._finish(turn, sent=recorder.sent)
             turn.needs_title = (

@@ -1,7 +1,8 @@
 """All SQL of the app, as keyword-only typed functions, one module per area.
 
-Every function that touches user data takes `user_id` and filters by it: a conversation id
-from a URL, a widget or a config is never trusted on its own. Helpers flush; the caller
+Every function that touches user data takes `user_id` and filters by it (the memory views'
+reads check it on the conversation they read, see messages.py): a conversation id from a
+URL, a widget or a config is never trusted on its own. Helpers flush; the caller
 (a service function holding the unit of work) commits. Callers use the package
 (`repository.get_conversation(...)`): the modules are how it is kept readable.
 """
@@ -10,4 +11,5 @@ from chat.repository.conversations import *  # noqa: F403
 from chat.repository.memory import *  # noqa: F403
 from chat.repository.messages import *  # noqa: F403
 from chat.repository.processes import *  # noqa: F403
+from chat.repository.turns import *  # noqa: F403
 from chat.repository.users import *  # noqa: F403

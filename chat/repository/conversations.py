@@ -83,24 +83,6 @@ def get_conversation(
     return conversation
 
 
-def get_conversation_and_owner(
-    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, lock: bool = False
-) -> tuple[Conversation, User]:
-    """The user's conversation and the user's own row, in one query (every turn needs both).
-    `lock` locks the conversation row (not the user's) until the transaction ends."""
-    query = (
-        select(Conversation, User)
-        .join(User, User.id == Conversation.user_id)
-        .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-    )
-    if lock:
-        query = query.with_for_update(of=Conversation)
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound()
-    return row[0], row[1]
-
-
 def list_conversations(
     *,
     session: Session,

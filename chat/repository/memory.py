@@ -5,12 +5,17 @@ Part of chat.repository (see its docstring).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
+    Executable,
+    Uuid,
+    and_,
+    bindparam,
     func,
     select,
 )
@@ -19,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from chat.models import (
     ContextLog,
+    Conversation,
     Message,
     Summary,
 )
@@ -72,6 +78,69 @@ def get_summary(
             Summary.user_id == user_id,
             Summary.strategy == strategy,
         )
+    )
+
+
+class SummaryState(Protocol):
+    """What a summary strategy's view needs of its summary row."""
+
+    @property
+    def content(self) -> str: ...
+    @property
+    def covers_position(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+
+
+def summary_and_last_settled(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, strategy: str
+) -> tuple[SummaryState | None, int]:
+    """The strategy's summary (None when there is none yet) and the position of the newest
+    settled message (0 when none), in one statement: a summary strategy's view reads it on
+    every turn."""
+    row = session.execute(
+        _summary_state_statement(),
+        {"owner": user_id, "conversation": conversation_id, "strategy": strategy},
+    ).first()
+    if row is None:
+        return None, 0
+    summary: SummaryState | None = row if row.covers_position is not None else None
+    return summary, int(row.last_settled)
+
+
+@functools.cache
+def _summary_state_statement() -> Executable:
+    # Built once, values bound per call.
+    owner = bindparam("owner", type_=Uuid())
+    conversation = bindparam("conversation", type_=Uuid())
+    last = (
+        select(Message.position)
+        .where(
+            Message.conversation_id == conversation,
+            Message.user_id == owner,
+            Message.status != "pending",
+        )
+        .order_by(Message.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Summary.content,
+            Summary.covers_position,
+            Summary.status,
+            func.coalesce(last, 0).label("last_settled"),
+        )
+        .select_from(Conversation)
+        .outerjoin(
+            Summary,
+            and_(
+                Summary.conversation_id == Conversation.id,
+                Summary.user_id == owner,
+                Summary.strategy == bindparam("strategy"),
+            ),
+        )
+        .where(Conversation.id == conversation, Conversation.user_id == owner)
     )
 
 

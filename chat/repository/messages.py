@@ -6,15 +6,20 @@ Part of chat.repository (see its docstring).
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
+    Executable,
+    Uuid,
     and_,
+    bindparam,
     cast,
+    exists,
     func,
     or_,
     select,
@@ -25,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from chat.errors import NotFound
 from chat.models import (
+    Conversation,
     Message,
 )
 from chat.repository.conversations import get_conversation, touch_conversation
@@ -35,7 +41,7 @@ from chat.repository.processes import process_alive
 
 def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
     """The next message position. The caller holds the conversation's row lock
-    (get_conversation or get_conversation_and_owner with lock=True), so concurrent writers
+    (get_conversation with lock=True, or open_conversation), so concurrent writers
     queue up instead of reading the same position."""
     last = session.scalar(
         select(Message.position)
@@ -85,49 +91,6 @@ def add_message(
     )
     _append(session=session, user_id=user_id, conversation_id=conversation_id, rows=[message])
     return message
-
-
-def append_pending_turn(
-    *,
-    session: Session,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    human_id: uuid.UUID,
-    reply_id: uuid.UUID,
-    question: str,
-    question_tokens: int,
-    reply_meta: dict[str, Any],
-) -> tuple[Message, Message]:
-    """A new turn's question and empty answer placeholder, both pending, at consecutive
-    positions: one position read, one touch (this runs on every turn). The caller holds the
-    conversation's lock (chat.turn_store.open_turn takes it with the turn's settings)."""
-    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
-    rows = (
-        Message(
-            id=human_id,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            position=position,
-            role="human",
-            content=question,
-            status="pending",
-            token_count=question_tokens,
-            meta={},
-        ),
-        Message(
-            id=reply_id,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            position=position + 1,
-            role="ai",
-            content="",
-            status="pending",
-            token_count=0,
-            meta=reply_meta,
-        ),
-    )
-    _append(session=session, user_id=user_id, conversation_id=conversation_id, rows=rows)
-    return rows
 
 
 def _append(
@@ -198,6 +161,83 @@ def get_message(*, session: Session, user_id: uuid.UUID, message_id: uuid.UUID) 
     return message
 
 
+class ViewRow(Protocol):
+    """What a memory view needs of a stored message (a Message has it all; the views' own
+    reads select just these columns, skipping the metadata and the ORM's bookkeeping)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def token_count(self) -> int: ...
+
+
+def _in_owned_conversation() -> tuple[Any, Any]:
+    """Scoping for the views' reads: messages of the conversation bound as `conversation`,
+    provided it belongs to the user bound as `owner`. The ownership test runs once per
+    query (a constant subquery), leaving the (conversation_id, position) index as the one
+    way to read the rows, newest first; a filter on messages.user_id tempted the planner to
+    combine it with the user's index and sort the whole conversation."""
+    conversation = bindparam("conversation", type_=Uuid())
+    owned = exists().where(
+        Conversation.id == conversation, Conversation.user_id == bindparam("owner", type_=Uuid())
+    )
+    return Message.conversation_id == conversation, owned
+
+
+_VIEW_COLUMNS = (
+    Message.id,
+    Message.position,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.token_count,
+)
+
+
+def recent_view_rows(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int,
+    before_position: int | None = None,
+) -> list[ViewRow]:
+    """recent_messages for a memory view: the last `limit` rows (oldest first), read
+    backwards along the position index, with only the columns a view uses."""
+    rows = session.execute(
+        _recent_view_statement(before_position is not None),
+        {
+            "owner": user_id,
+            "conversation": conversation_id,
+            "row_limit": limit,
+            "before": before_position,
+        },
+    ).all()
+    return cast_rows(reversed(rows))
+
+
+@functools.cache
+def _recent_view_statement(before: bool) -> Executable:
+    # Built once (every turn's view reads through it); the values are bound per call.
+    query = select(*_VIEW_COLUMNS).where(*_in_owned_conversation())
+    if before:
+        query = query.where(Message.position < bindparam("before"))
+    return query.order_by(Message.position.desc()).limit(bindparam("row_limit"))
+
+
+def cast_rows(rows: Iterable[Any]) -> list[ViewRow]:
+    """Rows of _VIEW_COLUMNS as what they are to a view (they carry those attributes)."""
+    return list(rows)
+
+
 def recent_messages(
     *,
     session: Session,
@@ -232,21 +272,72 @@ def messages_from(
     )
 
 
-def nth_last_human_position(
-    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, n: int
-) -> int | None:
-    """Position of the n-th most recent settled human message (window start), or None."""
-    return session.scalar(
-        select(Message.position)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.user_id == user_id,
-            Message.role == "human",
-            Message.status != "pending",
+def last_turns(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, turns: int
+) -> list[ViewRow]:
+    """The messages from the `turns`-th most recent settled question on (all of them when
+    there are fewer), oldest first: a window's view, in one statement in the usual case.
+
+    The statement reads backwards from the newest message, at most a few rows per turn
+    (a bounded index scan whatever the conversation's length; the planner cannot
+    estimate a range whose start is only known while the query runs, and would scan the
+    table). Should the window reach further back than that, its rows are read by range."""
+    rows = session.execute(
+        _last_turns_statement(),
+        {
+            "owner": user_id,
+            "conversation": conversation_id,
+            "skip": turns - 1,
+            "row_limit": 4 * turns + 8,
+        },
+    ).all()
+    if rows and rows[0].position > rows[0].window_start:  # longer than the rows read
+        return cast_rows(
+            session.execute(
+                _messages_from_statement(),
+                {
+                    "owner": user_id,
+                    "conversation": conversation_id,
+                    "start": rows[0].window_start,
+                },
+            ).all()
         )
+    return cast_rows(rows)
+
+
+@functools.cache
+def _last_turns_statement() -> Executable:
+    # Built once (every turn of a window conversation reads through it).
+    mine = _in_owned_conversation()
+    start = func.coalesce(
+        select(Message.position)
+        .where(*mine, Message.role == "human", Message.status != "pending")
         .order_by(Message.position.desc())
-        .offset(n - 1)
+        .offset(bindparam("skip"))
         .limit(1)
+        .scalar_subquery(),
+        1,
+    )
+    newest = (
+        select(*_VIEW_COLUMNS)
+        .where(*mine)
+        .order_by(Message.position.desc())
+        .limit(bindparam("row_limit"))
+        .subquery()
+    )
+    return (
+        select(newest, start.label("window_start"))
+        .where(newest.c.position >= start)
+        .order_by(newest.c.position)
+    )
+
+
+@functools.cache
+def _messages_from_statement() -> Executable:
+    return (
+        select(*_VIEW_COLUMNS)
+        .where(*_in_owned_conversation(), Message.position >= bindparam("start"))
+        .order_by(Message.position)
     )
 
 
@@ -339,17 +430,3 @@ def last_settled_position(
         )
         or 0
     )
-
-
-def count_human_messages_since(*, session: Session, user_id: uuid.UUID, since: datetime) -> int:
-    query = select(func.count()).where(
-        Message.user_id == user_id, Message.role == "human", Message.created_at >= since
-    )
-    return session.scalar(query) or 0
-
-
-def tokens_since(*, session: Session, user_id: uuid.UUID, since: datetime) -> int:
-    query = select(func.coalesce(func.sum(Message.token_count), 0)).where(
-        Message.user_id == user_id, Message.created_at >= since
-    )
-    return int(session.scalar(query) or 0)

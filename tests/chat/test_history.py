@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from sqlalchemy import Connection, event
 
+from chat.accounts import Account
 from chat.errors import NotFound
-from chat.history import history_factory
+from chat.history import HandedViews, HistoryFactory, history_factory
+from chat.memory import ContextView, strategy_for
 from chat.services import Services
 from tests.support.factories import chat_turn, make_user
 
@@ -100,12 +104,65 @@ def test_saves_skip_the_rows_someone_else_writes(services: Services) -> None:
     assert [m.content for m in history.messages] == ["mine"]
 
 
+def _a_view_handed_over(
+    services: Services,
+) -> tuple[Account, uuid.UUID, HandedViews, HistoryFactory]:
+    """Alice's conversation, and a view of it ("handed over") waiting in this thread."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Alice.")
+    handed = HandedViews()
+    handed.hand(
+        user_id=alice.id,
+        conversation_id=conversation_id,
+        strategy=strategy_for("window"),
+        view=ContextView(messages=[HumanMessage("handed over", id=str(uuid.uuid4()))]),
+    )
+    return alice, conversation_id, handed, history_factory(services.sessions, handed=handed)
+
+
+def test_a_handed_view_is_served_once_without_reading(
+    services: Services, connection: Connection
+) -> None:
+    """The turn service reads the view with the question and hands it over: the factory
+    call of that turn reads nothing; the next call, with nothing handed, reads the view."""
+    alice, conversation_id, handed, factory = _a_view_handed_over(services)
+    statements: list[str] = []
+    event.listen(connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    first = factory(str(alice.id), str(conversation_id)).messages
+    assert [m.content for m in first] == ["handed over"]
+    assert statements == [] and len(handed) == 0
+    second = factory(str(alice.id), str(conversation_id)).messages
+    assert second[0].content == "My name is Alice."
+    assert statements  # read from the database this time
+
+
+def test_a_handed_view_is_only_for_its_own_thread(services: Services) -> None:
+    """Two turns of one conversation can run at once (two tabs): a view is taken only by
+    the factory call in the thread of the turn that read it."""
+    alice, conversation_id, handed, factory = _a_view_handed_over(services)
+    elsewhere: list[str] = []
+    other = threading.Thread(
+        target=lambda: elsewhere.extend(
+            str(m.content) for m in factory(str(alice.id), str(conversation_id)).messages
+        )
+    )
+    other.start()
+    other.join(timeout=30)
+    assert elsewhere[0] == "My name is Alice."
+    assert len(handed) == 1  # still waiting for its own turn
+    # another user asking for the same conversation gets nothing of it
+    with pytest.raises(NotFound):
+        factory(str(make_user(services).id), str(conversation_id))
+    assert len(handed) == 1
+
+
 def test_a_turn_leaves_nothing_in_flight(services: Services) -> None:
     alice = make_user(services)
     turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hi.")
     chunks = turn.stream()
     next(chunks)
     assert services.chat.rows_in_flight == {turn.human_id, turn.reply_id}
+    assert len(services.chat.handed_views) == 0  # the turn's history took its view
     turn.close()
     assert services.chat.rows_in_flight == set()
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
