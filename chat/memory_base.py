@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.repository import ViewRow
-from chat.tokens import MESSAGE_OVERHEAD_TOKENS
+from chat.tokens import stored_message_tokens
 
 # Rows that are part of what the model may see: not a turn still in flight, not a failure.
 CONTEXT_STATUSES = frozenset({"complete", "interrupted"})
@@ -95,7 +95,7 @@ def page_size(budget: int) -> int:
 
 def row_cost(row: ViewRow) -> int:
     """What a stored message costs in the prompt, from its stored count (no re-tokenising)."""
-    return row.token_count + MESSAGE_OVERHEAD_TOKENS
+    return stored_message_tokens(row.token_count)
 
 
 def tail_within(

@@ -139,6 +139,13 @@ def count_message_tokens(message: BaseMessage) -> int:
     return _TOKENS_PER_MESSAGE + sum(count_text_tokens(part) for part in parts)
 
 
+def stored_message_tokens(token_count: int) -> int:
+    """What a stored message costs in a prompt, from the text count stored with it: never
+    less than count_message_tokens of it (the overhead allows for the role), and nothing
+    re-tokenised."""
+    return token_count + MESSAGE_OVERHEAD_TOKENS
+
+
 def count_messages_tokens(messages: Iterable[BaseMessage]) -> int:
     """Sum of `count_message_tokens`: additive, so stored per-message counts can be summed."""
     return sum(count_message_tokens(message) for message in messages)

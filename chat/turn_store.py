@@ -29,7 +29,12 @@ from chat.liveness import STALE_TURN_AFTER
 from chat.memory import ContextView, MemoryStrategy, strategy_for
 from chat.profile import Profile, personalised_prompt
 from chat.settings import Settings
-from chat.tokens import count_message_tokens, count_text_tokens, tokens_are_approximate
+from chat.tokens import (
+    count_message_tokens,
+    count_text_tokens,
+    stored_message_tokens,
+    tokens_are_approximate,
+)
 
 SETTLED = ("complete", "interrupted", "error")
 
@@ -265,7 +270,9 @@ def finish_turn(
 
 
 def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str, Any]:
-    """The inspector's record of one answer: each block the model received, with tokens."""
+    """The inspector's record of one answer: each block the model received, with tokens
+    (for messages of the history, from the counts stored with them, as the strategies
+    count them)."""
     blocks = []
     for message in sent:
         if message.id == str(human_id):
@@ -277,6 +284,11 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
         else:
             kind = "history"
         meta = message.response_metadata or {}
+        stored = meta.get("token_count")
+        if kind == "history" and isinstance(stored, int):
+            tokens = stored_message_tokens(stored)
+        else:
+            tokens = count_message_tokens(message)
         blocks.append(
             {
                 "kind": kind,
@@ -285,7 +297,7 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
                 "message_id": message.id,
                 "position": meta.get("position"),
                 "covers_position": meta.get("covers_position"),
-                "tokens": count_message_tokens(message),
+                "tokens": tokens,
             }
         )
     return {

@@ -16,6 +16,7 @@ from chat.tokens import (
     count_message_tokens,
     count_messages_tokens,
     count_text_tokens,
+    stored_message_tokens,
     tokenizer_name,
     tokens_are_approximate,
 )
@@ -84,6 +85,16 @@ def test_message_list_count_is_the_sum_of_stored_counts() -> None:
 
     assert count_messages_tokens(messages) == sum(map(count_message_tokens, messages))
     assert count_messages_tokens([]) == 0
+
+
+def test_a_stored_count_never_undercounts_its_message() -> None:
+    """Strategies and the inspector cost a stored message from its stored text count; that
+    may round up, never down, whatever the text, the role and the tokenizer."""
+    texts = ["", "a", "hi", "Sofia.", "x" * 7, "word " * 37, "😀" * 5, "<script>x</script>"]
+    for text in texts:
+        for message in (HumanMessage(text), AIMessage(text), SystemMessage(text)):
+            stored = stored_message_tokens(count_text_tokens(text))
+            assert count_message_tokens(message) <= stored <= count_message_tokens(message) + 4
 
 
 def test_approximate_flag_matches_the_local_tiktoken_cache() -> None:
