@@ -1,15 +1,24 @@
 """The app's own cost of a turn, without the model, against conversation size.
 
-Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages, in a messages table
-holding 100,000 messages of another conversation too), times every database step of a turn,
-through the functions the turn service itself calls (chat/turn_store.py, chat/history.py):
-limits, the question and the answer placeholder (open_turn); the history factory's ownership
-check and the strategy's view; the chain's save (history.add_messages: it skips rows in flight); the
-final word on both rows and the context log (finish_turn). Only the model and LangChain's
-plumbing are left out. Also counted: statements and commits per turn. The reference is
-langchain_community's SQLChatMessageHistory on the same data (read all messages, add the two
-new ones). Summary strategies start from a summary covering everything (their steady
-state); updating it is the summariser's (the model's) work, not timed here.
+Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages; every conversation
+is seeded first, so the messages table holds all of them, 100,000 messages of another
+conversation too), times every database step of a turn, through the functions the turn
+service itself calls (chat/turn_store.py, chat/history.py): limits, the question and the
+answer placeholder and the strategy's view (open_turn); the history factory taking that
+view; the chain's save (history.add_messages: it skips rows in flight); the final word on
+both rows and the context log (finish_turn). Only the model and LangChain's plumbing are
+left out. Also counted: statements and commits per turn.
+
+Each conversation has its own user (the per-minute limit counts one user's recent
+questions). Every conversation takes one turn per round, so a slow moment of the machine
+slows all of them alike; the bulk load is vacuumed and checkpointed before the first. The
+engine pings each connection it checks out, as the app's does.
+Summary strategies start from a summary covering everything, and after each turn the
+strategy folds the new exchange in (after_turn with the offline model, as the app does once
+the answer has streamed), so every turn finds their steady state; the folding is the
+summariser's work, after the answer, and is not timed. The reference is
+langchain_community's SQLChatMessageHistory on the same data (read all messages, add the
+two new ones).
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
         python bench/turn_overhead.py
@@ -26,17 +35,19 @@ import warnings
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from scratch_db import scratch_engine
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.db import session_factory, unit_of_work
 from chat.memory import STRATEGIES
+from chat.offline_model import OfflineChatModel
 from chat.settings import Settings
 from chat.turn_store import finish_turn, open_turn
 from chat.turns import ChatService
 
 SIZES = (10, 1_000, 10_000, 100_000)
 OTHER = 100_000
-RUNS = 25
+RUNS = 40
 SLOW_RUNS = 3  # full buffer at the large sizes reads everything: a few runs say enough
 
 
@@ -75,8 +86,14 @@ def seed_reference(engine: Engine, session_id: str, count: int) -> None:
         )
 
 
-def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUID) -> float:
-    """The database work of one turn, in the order the turn service does it."""
+def one_turn(
+    service: ChatService,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    counter: StatementCounter | None = None,
+) -> float:
+    """The database work of one turn, in the order the turn service does it; `counter`
+    counts its statements (the timed part only)."""
     text_in, text_out = "What did I say about topic 7?", "You asked for three tips on it."
     started = time.perf_counter()
     setup, rows = open_turn(
@@ -86,7 +103,12 @@ def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUI
         conversation_id=conversation_id,
         question=text_in,
     )
-    service.rows_in_flight.update((rows.human_id, rows.reply_id))  # as ChatService._run does
+    # as ChatService._run does: the rows are the service's to write, the view is handed over
+    service.rows_in_flight.update((rows.human_id, rows.reply_id))
+    assert setup.memory is not None and setup.view is not None
+    service.handed_views.hand(
+        user_id=user_id, conversation_id=conversation_id, strategy=setup.memory, view=setup.view
+    )
     history = service.get_history(str(user_id), str(conversation_id))
     question = HumanMessage(text_in, id=str(rows.human_id))
     sent = [SystemMessage(setup.system_prompt), *history.messages, question]
@@ -103,7 +125,19 @@ def one_turn(service: ChatService, user_id: uuid.UUID, conversation_id: uuid.UUI
         sent=sent,
     )
     service.rows_in_flight.difference_update((rows.human_id, rows.reply_id))
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if counter is not None:
+        counter.counting = False
+    if setup.memory.stateful:  # after the answer, as in the app: not part of the turn
+        setup.memory.after_turn(
+            sessions=service.sessions,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            model=OfflineChatModel(),
+        )
+    if counter is not None:
+        counter.counting = True
+    return elapsed
 
 
 class StatementCounter:
@@ -111,14 +145,59 @@ class StatementCounter:
 
     def __init__(self, engine: Engine) -> None:
         self.statements = self.commits = 0
+        self.counting = True
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
     def _statement(self, *_: object) -> None:
-        self.statements += 1
+        self.statements += self.counting
 
     def _commit(self, *_: object) -> None:
-        self.commits += 1
+        self.commits += self.counting
+
+
+def make_cell(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    name: str,
+    size: int,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A user with one conversation of `size` messages under strategy `name`: its own user,
+    so the per-minute limit counts what one real user's turns make it count."""
+    strategy = STRATEGIES[name]
+    with unit_of_work(sessions) as session:
+        user = repository.create_user(
+            session=session,
+            username=f"bench-{name}-{size}",
+            display_name="b",
+            email="b@x",
+            password_hash="!",
+        )
+        conversation = repository.create_conversation(
+            session=session,
+            user_id=user.id,
+            title=f"{name}-{size}",
+            memory_strategy=name,
+            memory_params=dict(strategy.defaults),
+            model="offline",
+            system_prompt=settings.default_system_prompt,
+        )
+        user_id, conversation_id = user.id, conversation.id
+    seed(engine, user_id, conversation_id, size)
+    if strategy.stateful:
+        with unit_of_work(sessions) as session:
+            repository.save_summary(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                strategy=name,
+                content="Facts: name: Sofia\nRecent topics: topic 7",
+                covers_position=size,
+                token_count=12,
+            )
+    return user_id, conversation_id
 
 
 def reference_turn(engine: Engine, session_id: str) -> float:
@@ -133,6 +212,23 @@ def reference_turn(engine: Engine, session_id: str) -> float:
     return time.perf_counter() - started
 
 
+def machine_speed(engine: Engine) -> tuple[float, float]:
+    """How fast the machine is right now: the median round trip of `SELECT 1` on a pooled
+    connection (microseconds) and of a fixed piece of Python (milliseconds). A shared
+    machine has slow spells; these tell one from a change in the app."""
+    round_trips, python = [], []
+    with engine.connect() as connection:
+        for _ in range(200):
+            started = time.perf_counter()
+            connection.exec_driver_sql("SELECT 1")
+            round_trips.append(time.perf_counter() - started)
+    for _ in range(20):
+        started = time.perf_counter()
+        sum(i * i for i in range(50_000))
+        python.append(time.perf_counter() - started)
+    return statistics.median(round_trips) * 1e6, statistics.median(python) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated")
@@ -144,7 +240,9 @@ def main() -> None:
         _env_file=None,  # type: ignore[call-arg]
         database_url="postgresql://unused",
         openai_api_key=None,
-        messages_per_minute=1_000_000,  # the limit query runs on every turn, never refuses
+        # The limit query runs on every turn; each cell is its own user (below), so it counts
+        # what a real user's does, at most the limit, and never refuses a timed turn.
+        messages_per_minute=args.runs + 5,
     )
     with scratch_engine() as engine:
         sessions = session_factory(engine)
@@ -165,49 +263,62 @@ def main() -> None:
             user_id, other_id = user.id, other.id
         seed(engine, user_id, other_id, OTHER)
         seed_reference(engine, "other", OTHER)
+        cells: dict[str, dict[int, tuple[uuid.UUID, uuid.UUID]]] = {}
+        for name in STRATEGIES:
+            for size in sizes:
+                cells.setdefault(name, {})[size] = make_cell(
+                    engine, sessions, settings, name=name, size=size
+                )
+        for size in sizes:
+            seed_reference(engine, f"ref-{size}", size)
+        # Settle the bulk load before timing: vacuum and statistics now, dirty pages on
+        # disk, so autovacuum and a checkpoint do not compete with the timed turns.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM (ANALYZE)"))
+            connection.execute(text("CHECKPOINT"))
+        speed_before = machine_speed(engine)
         results: dict[str, dict[int, float]] = {}
         per_turn: dict[str, tuple[float, float]] = {}
         counter = StatementCounter(engine)
+        # Every conversation takes a turn in each round (strategies and sizes alike), so a
+        # slow moment of the machine slows them all and the table compares like with like.
+        runs = {
+            (name, size): SLOW_RUNS if name == "full" and size >= 10_000 else args.runs
+            for name in STRATEGIES
+            for size in sizes
+        }
+        times: dict[tuple[str, int], list[float]] = {cell: [] for cell in runs}
+        counts = {name: [0, 0] for name in STRATEGIES}
+        for name, size in runs:
+            one_turn(service, *cells[name][size])  # warm-up
+        for round_ in range(max(runs.values())):
+            for (name, size), cell_runs in runs.items():
+                if round_ < cell_runs:
+                    statements, commits = counter.statements, counter.commits
+                    times[(name, size)].append(one_turn(service, *cells[name][size], counter))
+                    counts[name][0] += counter.statements - statements
+                    counts[name][1] += counter.commits - commits
+        for name in STRATEGIES:
+            total = sum(cell_runs for (n, _), cell_runs in runs.items() if n == name)
+            per_turn[name] = (counts[name][0] / total, counts[name][1] / total)
+            results[name] = {size: statistics.median(times[(name, size)]) * 1000 for size in sizes}
+        reference: dict[int, list[float]] = {size: [] for size in sizes}
         for size in sizes:
-            for name, strategy in STRATEGIES.items():
-                with unit_of_work(sessions) as session:
-                    conversation = repository.create_conversation(
-                        session=session,
-                        user_id=user_id,
-                        title=f"{name}-{size}",
-                        memory_strategy=name,
-                        memory_params=dict(strategy.defaults),
-                        model="offline",
-                        system_prompt=settings.default_system_prompt,
-                    )
-                    cid = conversation.id
-                seed(engine, user_id, cid, size)
-                if strategy.stateful:
-                    with unit_of_work(sessions) as session:
-                        repository.save_summary(
-                            session=session,
-                            user_id=user_id,
-                            conversation_id=cid,
-                            strategy=name,
-                            content="Facts: name: Sofia\nRecent topics: topic 7",
-                            covers_position=size,
-                            token_count=12,
-                        )
-                with engine.begin() as connection:  # committed: a rolled-back ANALYZE is lost
-                    connection.execute(text("ANALYZE messages"))
-                runs = SLOW_RUNS if name == "full" and size >= 10_000 else args.runs
-                one_turn(service, user_id, cid)  # warm-up
-                counter.statements = counter.commits = 0
-                times = [one_turn(service, user_id, cid) for _ in range(runs)]
-                per_turn[name] = (counter.statements / runs, counter.commits / runs)
-                results.setdefault(name, {})[size] = statistics.median(times) * 1000
-            sid = f"ref-{size}"
-            seed_reference(engine, sid, size)
-            reference_turn(engine, sid)
-            runs = SLOW_RUNS if size >= 10_000 else args.runs
-            times = [reference_turn(engine, sid) for _ in range(runs)]
-            results.setdefault("SQLChatMessageHistory", {})[size] = statistics.median(times) * 1000
-    print(f"median ms per turn (model excluded); {OTHER:,} other messages in the table\n")
+            reference_turn(engine, f"ref-{size}")
+        for round_ in range(args.runs):
+            for size in sizes:
+                if round_ < (SLOW_RUNS if size >= 10_000 else args.runs):
+                    reference[size].append(reference_turn(engine, f"ref-{size}"))
+        results["SQLChatMessageHistory"] = {
+            size: statistics.median(reference[size]) * 1000 for size in sizes
+        }
+        speed_after = machine_speed(engine)
+    print(f"median ms per turn (model excluded); {OTHER:,} other messages in the table")
+    print(
+        "machine before / after: SELECT 1 round trip"
+        f" {speed_before[0]:.0f} / {speed_after[0]:.0f} us,"
+        f" Python yardstick {speed_before[1]:.2f} / {speed_after[1]:.2f} ms\n"
+    )
     header = (
         f"{'strategy':<24}"
         + "".join(f"{size:>12,}" for size in sizes)
