@@ -3,7 +3,7 @@ optional daily token quota. A refused message is not stored; the page offers the
 
 The counts come from the messages table itself (indexed by user and time), so the limits
 hold across replicas and browser tabs without any extra state. They are read by the
-statement that opens the turn (chat.repository.open_conversation), in the transaction that
+statement that opens the turn (chat.repository.open_new_turn), in the transaction that
 would store the message; this module says which counts to take and what they allow.
 """
 
@@ -19,7 +19,7 @@ from chat.settings import Settings
 
 
 def usage_to_count(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
-    """The arguments of repository.open_conversation that count what the limits need:
+    """The arguments of repository.open_new_turn that count what the limits need:
     questions in the last minute (up to the limit: more would not change the answer) and
     tokens since midnight UTC. Nothing is counted for a limit that is off."""
     now = now or audit.utc_now()

@@ -21,6 +21,7 @@ from chat.memory_base import (
     tail_within,
     to_langchain,
 )
+from chat.repository import OpenedConversation
 from chat.summary_memory import RunningSummary, SummaryBuffer
 from chat.tokens import MESSAGE_OVERHEAD_TOKENS, count_text_tokens
 
@@ -51,6 +52,7 @@ class FullBuffer(MemoryStrategy):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
         rows = repository.messages_from(
             session=session, user_id=user_id, conversation_id=conversation_id, start_position=1
@@ -71,6 +73,7 @@ class Window(MemoryStrategy):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
         rows = repository.last_turns(
             session=session,
@@ -97,6 +100,7 @@ class TokenBudget(MemoryStrategy):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
         if system_prompt is None:
             system_prompt = repository.get_conversation(

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
-from chat.repository import ViewRow
+from chat.repository import OpenedConversation, ViewRow
 from chat.tokens import stored_message_tokens
 
 # Rows that are part of what the model may see: not a turn still in flight, not a failure.
@@ -70,9 +70,12 @@ class MemoryStrategy(ABC):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
-        """Read the context with a bounded query. `system_prompt`: the prompt this turn
-        sends, when the caller knows it (strategies that count it need not read it)."""
+        """Read the context with a bounded query. What the caller knows already need not be
+        read again: `system_prompt`, the prompt this turn sends; `opened`, the conversation
+        as the turn's first statement found it (for the summary strategies: the summary
+        and the last settled position), current unless rows changed since."""
 
     def after_turn(  # noqa: B027 (optional hook: stateless strategies keep the default)
         self,

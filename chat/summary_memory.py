@@ -19,7 +19,7 @@ from chat import repository
 from chat.db import unit_of_work
 from chat.errors import SummaryFailed
 from chat.memory_base import ContextView, MemoryStrategy, tail_within, to_langchain
-from chat.repository import SummaryState, ViewRow
+from chat.repository import OpenedConversation, SummaryState, ViewRow
 from chat.summarizer import summarise
 from chat.tokens import count_text_tokens
 
@@ -158,10 +158,18 @@ class RunningSummary(_Summarised):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
-        summary, end = repository.summary_and_last_settled(
-            session=session, user_id=user_id, conversation_id=conversation_id, strategy=self.name
-        )
+        summary: SummaryState | None
+        if opened is not None:
+            summary, end = opened.summary, opened.last_settled
+        else:
+            summary, end = repository.summary_and_last_settled(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                strategy=self.name,
+            )
         return self._view(
             session=session,
             user_id=user_id,
@@ -188,7 +196,12 @@ class SummaryBuffer(_Summarised):
     defaults: ClassVar[dict[str, Any]] = {"max_tokens": 600}
 
     def _buffer(
-        self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+        self,
+        *,
+        session: Session,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        last_settled: int | None = None,
     ) -> tuple[list[ViewRow], int]:
         rows = tail_within(
             session=session,
@@ -198,10 +211,11 @@ class SummaryBuffer(_Summarised):
         )
         if rows:
             return rows, rows[0].position
-        end = repository.last_settled_position(
-            session=session, user_id=user_id, conversation_id=conversation_id
-        )
-        return rows, end + 1
+        if last_settled is None:
+            last_settled = repository.last_settled_position(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            )
+        return rows, last_settled + 1
 
     def load(
         self,
@@ -210,13 +224,24 @@ class SummaryBuffer(_Summarised):
         user_id: uuid.UUID,
         conversation_id: uuid.UUID,
         system_prompt: str | None = None,
+        opened: OpenedConversation | None = None,
     ) -> ContextView:
         buffer, start = self._buffer(
-            session=session, user_id=user_id, conversation_id=conversation_id
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            last_settled=opened.last_settled if opened is not None else None,
         )
-        summary, _ = repository.summary_and_last_settled(
-            session=session, user_id=user_id, conversation_id=conversation_id, strategy=self.name
-        )
+        summary: SummaryState | None
+        if opened is not None:
+            summary = opened.summary
+        else:
+            summary, _ = repository.summary_and_last_settled(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                strategy=self.name,
+            )
         return self._view(
             session=session,
             user_id=user_id,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import repository
 from chat.db import single_statement, unit_of_work
-from chat.errors import InvalidInput
+from chat.errors import DatabaseBusy, InvalidInput
 from chat.limits import check_limits, usage_to_count
 from chat.liveness import STALE_TURN_AFTER
 from chat.memory import ContextView, MemoryStrategy, strategy_for
@@ -99,33 +99,56 @@ def open_turn(
     another process can tell when this one died with the turn in flight.
 
     Raises LimitReached (nothing stored) or NotFound (not the user's conversation)."""
+    try:
+        return _open_turn(
+            sessions, settings, user_id, conversation_id, question, new_title, instance_id
+        )
+    except repository.PositionTaken:
+        # Another tab's turn of this conversation took the positions first. Again, taking
+        # the conversation's lock before anything else: then no one can take them.
+        pass
+    try:
+        return _open_turn(
+            sessions,
+            settings,
+            user_id,
+            conversation_id,
+            question,
+            new_title,
+            instance_id,
+            lock_first=True,
+        )
+    except repository.PositionTaken as exc:  # not expected: the lock was held
+        raise DatabaseBusy() from exc
+
+
+def _open_turn(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID | None,
+    question: str,
+    new_title: str,
+    instance_id: int | None,
+    *,
+    lock_first: bool = False,
+) -> tuple[TurnSetup, TurnRows]:
     with unit_of_work(sessions) as session:
         if conversation_id is None:  # rolled back with the rest when a limit refuses
             conversation_id = create_conversation(
                 session, settings, user_id=user_id, title=new_title
             )
-        opened = repository.open_conversation(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            **usage_to_count(settings),
-        )
-        check_limits(settings, opened)
-        if opened.has_pending:  # a turn in flight, or one a dead process left behind
-            repository.settle_stale_turns(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                older_than=STALE_TURN_AFTER,
+        if lock_first:
+            repository.open_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
             )
-        setup = _setup_of(settings, opened)
         rows = TurnRows(
             conversation_id=conversation_id,
             human_id=uuid.uuid4(),
             reply_id=uuid.uuid4(),
             question=question,
         )
-        position = repository.insert_pending_turn(
+        opened, position = repository.open_new_turn(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
@@ -133,11 +156,29 @@ def open_turn(
             reply_id=rows.reply_id,
             question=question,
             question_tokens=count_text_tokens(question),
-            reply_meta={"model": setup.model_name, "instance": instance_id},
+            instance_id=instance_id,
+            **usage_to_count(settings),
         )
+        check_limits(settings, opened)  # refused: the whole transaction is rolled back
+        settled = 0
+        if opened.has_pending:  # a turn in flight, or one a dead process left behind
+            settled = repository.settle_stale_turns(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                older_than=STALE_TURN_AFTER,
+            )
+        setup = _setup_of(settings, opened)
         if position == 1:
             setup.name_after = setup.title
-        _read_view(session, setup, opened, user_id=user_id, conversation_id=conversation_id)
+        _read_view(
+            session,
+            setup,
+            opened,
+            current=not settled,  # settling changed rows since the conversation was read
+            user_id=user_id,
+            conversation_id=conversation_id,
+        )
     return setup, rows
 
 
@@ -195,7 +236,14 @@ def reopen_turn(
             token_count=0,
             meta={"instance": instance_id},
         )
-        _read_view(session, setup, opened, user_id=user_id, conversation_id=conversation_id)
+        _read_view(
+            session,
+            setup,
+            opened,
+            current=False,  # the last exchange is pending again since it was read
+            user_id=user_id,
+            conversation_id=conversation_id,
+        )
         return setup, TurnRows(
             conversation_id=conversation_id,
             human_id=human_row.id,
@@ -224,17 +272,20 @@ def _read_view(
     setup: TurnSetup,
     opened: repository.OpenedConversation,
     *,
+    current: bool,
     user_id: uuid.UUID,
     conversation_id: uuid.UUID,
 ) -> None:
     """The strategy's view of the history, read in the transaction that stored the
-    question (the question itself is pending, so no view includes it)."""
+    question (the question itself is pending, so no view includes it). `current`: no row
+    changed since `opened` was read, so the strategy may start from what it holds."""
     setup.memory = strategy_for(opened.memory_strategy, opened.memory_params)
     setup.view = setup.memory.load(
         session=session,
         user_id=user_id,
         conversation_id=conversation_id,
         system_prompt=setup.system_prompt,
+        opened=opened if current else None,
     )
 
 

@@ -2,8 +2,8 @@
 
 Every turn runs these (chat/turn_store.py), so each step is one statement where the
 database can do it in one: opening a turn locks, touches and reads the conversation with
-the counts the limits need; the question and its placeholder go in with one INSERT; the
-turn's last word on both rows and its context log is one statement. Each statement is built
+the counts the limits need and writes the question and its placeholder, in one statement;
+the turn's last word on both rows and its context log is another. Each statement is built
 once, with bound parameters (building one costs more than running it), and runs on the unit
 of work's connection as Core: nothing here needs the ORM's identity map.
 
@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Executable,
     Integer,
     String,
+    Update,
     bindparam,
     cast,
     exists,
@@ -33,17 +35,35 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chat.errors import NotFound
-from chat.models import ContextLog, Conversation, Message, User
+from chat.models import ContextLog, Conversation, Message, Summary, User
 
-__all__ = ["OpenedConversation", "finish_turn_rows", "insert_pending_turn", "open_conversation"]
+__all__ = [
+    "OpenedConversation",
+    "PositionTaken",
+    "TurnSummary",
+    "finish_turn_rows",
+    "open_conversation",
+    "open_new_turn",
+]
+
+
+@dataclass(frozen=True)
+class TurnSummary:
+    """The conversation's summary for its current strategy, as the turn opened."""
+
+    content: str
+    covers_position: int
+    status: str
 
 
 @dataclass(frozen=True)
 class OpenedConversation:
-    """A conversation as a new turn finds it, with what the limits and the settling need."""
+    """A conversation as a new turn finds it: its settings, its owner's profile, what the
+    limits and the settling need, and what the summary strategies' views start from."""
 
     title: str
     model: str
@@ -56,6 +76,17 @@ class OpenedConversation:
     has_pending: bool  # some turn of it is in flight, or was left so by a dead process
     sent_recently: int  # the user's questions since `sent_since` (at most `sent_cap`)
     tokens_used: int  # the user's tokens since `tokens_from` (0 when not asked)
+    last_settled: int  # position of the newest message not in flight (0 when none)
+    summary: TurnSummary | None  # the summary of the current strategy, if it has one
+
+    @classmethod
+    def of(cls, row: Any) -> OpenedConversation:
+        *head, content, covers, status = row
+        names = [field.name for field in fields(cls) if field.name != "summary"]
+        return cls(
+            **dict(zip(names, head, strict=True)),
+            summary=TurnSummary(content, covers, status) if covers is not None else None,
+        )
 
 
 def open_conversation(
@@ -91,10 +122,15 @@ def open_conversation(
     )
     if row is None:
         raise NotFound()
-    return OpenedConversation(*row)
+    return OpenedConversation.of(row)
 
 
-def insert_pending_turn(
+class PositionTaken(Exception):
+    """Another turn of the conversation took the next positions first: it committed while
+    open_new_turn waited for the conversation's lock. Run the unit of work again."""
+
+
+def open_new_turn(
     *,
     session: Session,
     user_id: uuid.UUID,
@@ -103,29 +139,48 @@ def insert_pending_turn(
     reply_id: uuid.UUID,
     question: str,
     question_tokens: int,
-    reply_meta: dict[str, Any],
-) -> int:
-    """A new turn's question and empty answer, both pending, at the next two positions,
-    in one statement; returns the question's position. The caller holds the conversation's
-    lock (open_conversation), so the last position this statement reads is final."""
-    positions = (
-        session.connection()
-        .execute(
-            _insert_turn_statement(),
-            {
-                "owner": user_id,
-                "conversation": conversation_id,
-                "human_id": human_id,
-                "reply_id": reply_id,
-                "question": question,
-                "question_tokens": question_tokens,
-                "reply_meta": reply_meta,
-            },
+    instance_id: int | None,
+    sent_since: datetime | None = None,
+    sent_cap: int = 0,
+    tokens_from: datetime | None = None,
+) -> tuple[OpenedConversation, int]:
+    """open_conversation, and in the same statement the new turn's question and empty
+    answer, both pending, at the next two positions (written only when the conversation is
+    the user's); the answer names the conversation's model and the app process
+    (`instance_id`, see chat/liveness.py). Returns the conversation and the question's
+    position.
+
+    The positions come from the statement's snapshot, taken before it waited for the lock
+    if another turn held it; should that turn have taken them meanwhile, the unique
+    position raises PositionTaken and the caller runs its unit of work again (it then sees
+    that turn's rows). NotFound when the conversation is not the user's."""
+    try:
+        row = (
+            session.connection()
+            .execute(
+                _open_new_turn_statement(sent_since is not None, tokens_from is not None),
+                {
+                    "owner": user_id,
+                    "conversation": conversation_id,
+                    "sent_since": sent_since,
+                    "sent_cap": sent_cap,
+                    "tokens_from": tokens_from,
+                    "human_id": human_id,
+                    "reply_id": reply_id,
+                    "question": question,
+                    "question_tokens": question_tokens,
+                    "instance": instance_id,
+                },
+            )
+            .first()
         )
-        .scalars()
-        .all()
-    )
-    return min(positions)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == _POSITIONS:
+            raise PositionTaken() from exc
+        raise
+    if row is None:
+        raise NotFound()
+    return OpenedConversation.of(row[:-1]), int(row[-1])
 
 
 def finish_turn_rows(
@@ -177,7 +232,7 @@ _REPLY = bindparam("reply_id", type_=UUID(as_uuid=True))
 
 
 @functools.cache
-def _open_statement(count_sent: bool, count_tokens: bool) -> Executable:
+def _open_statement(count_sent: bool, count_tokens: bool) -> Update:
     mine = Message.user_id == _USER
     sent: Any = literal(0)
     if count_sent:
@@ -204,6 +259,22 @@ def _open_statement(count_sent: bool, count_tokens: bool) -> Executable:
         mine,
         Message.status == literal_column("'pending'"),
     )
+    last_settled = (
+        select(Message.position)
+        .where(
+            Message.conversation_id == _CONVERSATION,
+            mine,
+            Message.status != literal_column("'pending'"),
+        )
+        .order_by(Message.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    of_strategy = (
+        Summary.conversation_id == _CONVERSATION,
+        Summary.user_id == _USER,
+        Summary.strategy == Conversation.memory_strategy,
+    )
     return (
         update(Conversation)
         .where(
@@ -221,15 +292,24 @@ def _open_statement(count_sent: bool, count_tokens: bool) -> Executable:
             Conversation.memory_params,
             User.display_name,
             User.profile,
-            pending,
-            sent,
-            tokens,
+            pending.label("has_pending"),
+            sent.label("sent_recently"),
+            tokens.label("tokens_used"),
+            func.coalesce(last_settled, 0).label("last_settled"),
+            *(
+                select(column).where(*of_strategy).scalar_subquery().label(f"summary_{column.key}")
+                for column in (Summary.content, Summary.covers_position, Summary.status)
+            ),
         )
     )
 
 
+_POSITIONS = "messages_conversation_position"  # unique (conversation_id, position)
+
+
 @functools.cache
-def _insert_turn_statement() -> Executable:
+def _open_new_turn_statement(count_sent: bool, count_tokens: bool) -> Executable:
+    opened = _open_statement(count_sent, count_tokens).cte("opened")
     last = (
         select(func.coalesce(func.max(Message.position), 0))
         .where(Message.conversation_id == _CONVERSATION, Message.user_id == _USER)
@@ -237,6 +317,7 @@ def _insert_turn_statement() -> Executable:
     )
 
     def row(message_id: Any, offset: int, role: str, content: Any, tokens: Any, meta: Any) -> Any:
+        # FROM opened: no row unless the conversation is the user's (and is now locked)
         return select(
             message_id,
             _CONVERSATION,
@@ -247,10 +328,10 @@ def _insert_turn_statement() -> Executable:
             literal("pending", String),
             tokens,
             meta,
-        )
+        ).select_from(opened)
 
     # INSERT ... SELECT: a multi-row VALUES is compiled anew on every call
-    return (
+    inserted = (
         insert(Message)
         .from_select(
             [
@@ -279,11 +360,17 @@ def _insert_turn_statement() -> Executable:
                     "ai",
                     literal("", String),
                     literal(0, Integer),
-                    bindparam("reply_meta", type_=JSONB),
+                    func.jsonb_build_object(
+                        "model", opened.c.model, "instance", bindparam("instance", type_=BigInteger)
+                    ),
                 ),
             ),
         )
         .returning(Message.position)
+        .cte("inserted")
+    )
+    return select(*opened.c, select(func.min(inserted.c.position)).scalar_subquery()).select_from(
+        opened
     )
 
 
