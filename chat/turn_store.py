@@ -138,6 +138,7 @@ def _open_turn(
             conversation_id = create_conversation(
                 session, settings, user_id=user_id, title=new_title
             )
+        repository.plan_once(session=session)
         if lock_first:
             repository.open_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id

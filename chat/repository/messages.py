@@ -15,12 +15,14 @@ from typing import Any, Protocol
 from sqlalchemy import (
     BigInteger,
     Executable,
+    Integer,
     Uuid,
     and_,
     bindparam,
     cast,
     exists,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -179,6 +181,11 @@ class ViewRow(Protocol):
     def token_count(self) -> int: ...
 
 
+# Limits and offsets written into the statement when it runs, not bound: PostgreSQL then
+# plans the prepared statement once (a generic plan) instead of on every execution.
+_ROW_LIMIT = bindparam("row_limit", type_=Integer, literal_execute=True)
+
+
 def _in_owned_conversation() -> tuple[Any, Any]:
     """Scoping for the views' reads: messages of the conversation bound as `conversation`,
     provided it belongs to the user bound as `owner`. The ownership test runs once per
@@ -230,7 +237,9 @@ def _recent_view_statement(before: bool) -> Executable:
     query = select(*_VIEW_COLUMNS).where(*_in_owned_conversation())
     if before:
         query = query.where(Message.position < bindparam("before"))
-    return query.order_by(Message.position.desc()).limit(bindparam("row_limit"))
+    return query.order_by(Message.position.desc()).limit(
+        bindparam("row_limit", type_=Integer, literal_execute=True)
+    )
 
 
 def cast_rows(rows: Iterable[Any]) -> list[ViewRow]:
@@ -309,25 +318,31 @@ def last_turns(
 def _last_turns_statement() -> Executable:
     # Built once (every turn of a window conversation reads through it).
     mine = _in_owned_conversation()
-    start = func.coalesce(
-        select(Message.position)
-        .where(*mine, Message.role == "human", Message.status != "pending")
-        .order_by(Message.position.desc())
-        .offset(bindparam("skip"))
-        .limit(1)
-        .scalar_subquery(),
-        1,
-    )
+    start = select(
+        func.coalesce(
+            select(Message.position)
+            .where(
+                *mine,
+                Message.role == literal_column("'human'"),
+                Message.status != literal_column("'pending'"),
+            )
+            .order_by(Message.position.desc())
+            .offset(bindparam("skip", type_=Integer, literal_execute=True))
+            .limit(literal_column("1"))
+            .scalar_subquery(),
+            literal_column("1"),
+        ).label("position")
+    ).cte("window_start")  # read once, used twice
     newest = (
         select(*_VIEW_COLUMNS)
         .where(*mine)
         .order_by(Message.position.desc())
-        .limit(bindparam("row_limit"))
+        .limit(_ROW_LIMIT)
         .subquery()
     )
     return (
-        select(newest, start.label("window_start"))
-        .where(newest.c.position >= start)
+        select(newest, start.c.position.label("window_start"))
+        .select_from(newest.join(start, newest.c.position >= start.c.position))
         .order_by(newest.c.position)
     )
 

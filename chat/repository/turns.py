@@ -48,6 +48,7 @@ __all__ = [
     "finish_turn_rows",
     "open_conversation",
     "open_new_turn",
+    "plan_once",
 ]
 
 
@@ -128,6 +129,18 @@ def open_conversation(
 class PositionTaken(Exception):
     """Another turn of the conversation took the next positions first: it committed while
     open_new_turn waited for the conversation's lock. Run the unit of work again."""
+
+
+def plan_once(*, session: Session) -> None:
+    """For the rest of this transaction, run prepared statements on their generic plan,
+    made once per connection, instead of planning them again on every execution.
+
+    PostgreSQL's default keeps re-planning a prepared statement whose generic plan it
+    estimates dearer than a custom one; for open_new_turn that meant about 1 ms of planning
+    on every turn, for a plan no faster than the generic one (measured with EXPLAIN). The
+    statements a turn runs after it (the memory views' reads) are written for generic
+    plans: limits written into the SQL, constants written out."""
+    session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 def open_new_turn(
@@ -241,7 +254,7 @@ def _open_statement(count_sent: bool, count_tokens: bool) -> Update:
             select(Message.id)
             .where(mine, Message.role == "human", Message.created_at >= bindparam("sent_since"))
             .order_by(Message.created_at.desc())
-            .limit(bindparam("sent_cap", type_=Integer))
+            .limit(bindparam("sent_cap", type_=Integer, literal_execute=True))
             .subquery()
         )
         sent = select(func.count()).select_from(recent).scalar_subquery()
@@ -267,7 +280,7 @@ def _open_statement(count_sent: bool, count_tokens: bool) -> Update:
             Message.status != literal_column("'pending'"),
         )
         .order_by(Message.position.desc())
-        .limit(1)
+        .limit(literal_column("1"))
         .scalar_subquery()
     )
     of_strategy = (
