@@ -31,11 +31,7 @@ def scratch_engine() -> Iterator[Engine]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(
-        url.set(database=name),
-        pool_pre_ping=True,  # as the app's engine
-        connect_args={"options": os.environ.get("BENCH_PG_OPTIONS", "")},  # planner trials
-    )
+    engine = create_engine(url.set(database=name), pool_pre_ping=True)  # as the app's
     try:
         migrate(engine)
         yield engine

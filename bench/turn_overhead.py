@@ -104,12 +104,9 @@ def one_turn(
         conversation_id=conversation_id,
         question=text_in,
     )
-    # as ChatService._run does: the rows are the service's to write, the view is handed over
-    service.rows_in_flight.update((rows.human_id, rows.reply_id))
-    assert setup.memory is not None and setup.view is not None
-    service.handed_views.hand(
-        user_id=user_id, conversation_id=conversation_id, strategy=setup.memory, view=setup.view
-    )
+    memory = setup.memory
+    assert memory is not None
+    service.claim(user_id=user_id, rows=rows, setup=setup)  # as ChatService._run does
     history = service.get_history(str(user_id), str(conversation_id))
     question = HumanMessage(text_in, id=str(rows.human_id))
     sent = [SystemMessage(setup.system_prompt), *history.messages, question]
@@ -118,19 +115,18 @@ def one_turn(
     finish_turn(
         service.sessions,
         user_id=user_id,
-        conversation_id=conversation_id,
         rows=rows,
         status="complete",
         text=text_out,
         meta={"model": "offline", "strategy": history.strategy.name},
         sent=sent,
     )
-    service.rows_in_flight.difference_update((rows.human_id, rows.reply_id))
+    service.release(user_id=user_id, rows=rows)
     elapsed = time.perf_counter() - started
     if counter is not None:
         counter.counting = False
-    if setup.memory.stateful:  # after the answer, as in the app: not part of the turn
-        setup.memory.after_turn(
+    if memory.stateful:  # after the answer, as in the app: not part of the turn
+        memory.after_turn(
             sessions=service.sessions,
             user_id=user_id,
             conversation_id=conversation_id,

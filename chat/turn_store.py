@@ -294,7 +294,6 @@ def finish_turn(
     sessions: sessionmaker[Session],
     *,
     user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
     rows: TurnRows,
     status: str,
     text: str,
@@ -308,7 +307,7 @@ def finish_turn(
         repository.finish_turn_rows(
             session=session,
             user_id=user_id,
-            conversation_id=conversation_id,
+            conversation_id=rows.conversation_id,
             human_id=rows.human_id,
             reply_id=rows.reply_id,
             status=status,

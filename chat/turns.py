@@ -290,15 +290,7 @@ class ChatService:
     def _run(self, turn: Turn) -> Generator[str, None, None]:
         outcome, setup = turn.outcome, turn.setup
         human = HumanMessage(turn.question, id=str(turn.human_id))
-        self.rows_in_flight.update((turn.human_id, turn.reply_id))  # until _finish has run
-        if setup.memory is not None and setup.view is not None:
-            self.handed_views.hand(
-                user_id=turn.user_id,
-                conversation_id=turn.conversation_id,
-                strategy=setup.memory,
-                view=setup.view,
-            )
-            setup.view = None  # the history has it now; a retried request reads anew
+        self.claim(user_id=turn.user_id, rows=turn.rows, setup=setup)  # until _finish
         recorder = ContextRecorder()
         config = {
             "configurable": {
@@ -343,7 +335,6 @@ class ChatService:
             outcome.error = describe_model_error(exc, partial=bool(parts))
         finally:
             stream.close()
-            self.handed_views.take(user_id=turn.user_id, conversation_id=turn.conversation_id)
             outcome.total_s = time.perf_counter() - started
             self._finish(turn, sent=recorder.sent)
             turn.needs_title = (
@@ -369,7 +360,26 @@ class ChatService:
         try:
             outcome.context = self._store_answer(turn, meta=meta, sent=sent)
         finally:
-            self.rows_in_flight.difference_update((turn.human_id, turn.reply_id))
+            self.release(user_id=turn.user_id, rows=turn.rows)
+
+    def claim(self, *, user_id: uuid.UUID, rows: TurnRows, setup: TurnSetup) -> None:
+        """From here until release(): the turn's two rows are this service's to write (the
+        chain's save skips them), and the view read with its question waits for its
+        history (a retried request reads anew)."""
+        self.rows_in_flight.update((rows.human_id, rows.reply_id))
+        if setup.memory is not None and setup.view is not None:
+            self.handed_views.hand(
+                user_id=user_id,
+                conversation_id=rows.conversation_id,
+                strategy=setup.memory,
+                view=setup.view,
+            )
+            setup.view = None  # the history has it now
+
+    def release(self, *, user_id: uuid.UUID, rows: TurnRows) -> None:
+        """The turn's last word is written (or given up): nothing of it is held any more."""
+        self.rows_in_flight.difference_update((rows.human_id, rows.reply_id))
+        self.handed_views.take(user_id=user_id, conversation_id=rows.conversation_id)
 
     def _store_answer(
         self, turn: Turn, *, meta: dict[str, Any], sent: list[BaseMessage]
@@ -391,7 +401,6 @@ class ChatService:
         return finish_turn(
             self.sessions,
             user_id=turn.user_id,
-            conversation_id=turn.conversation_id,
             rows=turn.rows,
             status=turn.outcome.status,
             text=turn.outcome.text,
