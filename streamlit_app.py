@@ -11,11 +11,11 @@ from typing import NoReturn
 
 import streamlit as st
 
-from chat import runtime
 from chat.errors import ChatError, DatabaseUnavailable
 from chat.settings import get_settings
-from chat.web_auth import cookie_settled, current_account, sign_in_from_cookie
 from pages.parts.account_links import draw_account_links
+from pages.support import runtime
+from pages.support.web_auth import cookie_settled, current_account, sign_in_from_cookie
 
 HOME = "home"
 UNSENT = "Your last message was not sent: the database could not be reached. Send it again."

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import sessionmaker
 
-from chat import repository
-from chat.db import migrate
-from chat.models import Conversation, Message
+from chat.storage import repository
+from chat.storage.db import migrate
+from chat.storage.tables import Conversation, Message
 from tests.support.postgres import _driver, fresh_database
 
 CONVERSATIONS = 10_000

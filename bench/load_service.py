@@ -1,9 +1,9 @@
 """Load at the service level: many users chatting at once through the page's code path.
 
-50 users (threads) each run 20 turns exactly as pages/chat.py does: ChatService.send ->
+50 users (threads) each run 20 turns exactly as pages/chat.py does: TurnEngine.send ->
 consume Turn.stream() -> turn.close() -> update_memory (stateful strategies only, as the
 page) -> name_conversation when the turn asks for a title. The services are the real
-build_services over a real engine from chat.db.make_engine with a pool of 5 (overflow 0);
+build_services over a real engine from chat.storage.db.make_engine with a pool of 5 (overflow 0);
 the model is the real ChatOpenAI against tests/support/openai_server.py streaming at 20 ms
 per token (it answers "Echo: <question>", 12 to 42 chunks). The per-user message limit is raised
 out of the way (its query still runs).
@@ -61,9 +61,9 @@ from load_check import (
 from load_watch import BUSY_STREAMS, PoolHolders, Samples, SwallowedErrors, sample
 from scratch_db import endpoint_settings, scratch_engine
 
-from chat.db import make_engine
-from chat.memory import STRATEGIES
+from chat.memory.strategies import STRATEGIES
 from chat.services import Services, build_services
+from chat.storage.db import make_engine
 from tests.support.openai_server import FakeOpenAIServer
 
 
@@ -90,7 +90,7 @@ def user_loop(
         record = TurnRecord(user=user, turn=number, started=time.monotonic())
         records.append(record)
         try:
-            turn = services.chat.send(
+            turn = services.turns.send(
                 user_id=user_id, conversation_id=conversation_id, text=question(user, number)
             )
             record.sent = time.monotonic()
@@ -105,13 +105,13 @@ def user_loop(
                 turn.close()
             record.stream_closed = time.monotonic()
             if STRATEGIES[turn.strategy_name].stateful:
-                update = services.chat.update_memory(
+                update = services.turns.update_memory(
                     user_id=user_id, conversation_id=conversation_id
                 )
                 if update.status == "failed":
                     record.error = f"summary: {update.message}"
             if turn.needs_title:
-                services.chat.name_conversation(turn)
+                services.turns.name_conversation(turn)
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
         record.done = time.monotonic()

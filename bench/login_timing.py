@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine
 
-from chat.db import migrate
 from chat.services import build_services
 from chat.settings import Settings
+from chat.storage.db import migrate
 from tests.support.postgres import fresh_database, server_url
 
 

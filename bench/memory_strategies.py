@@ -1,7 +1,8 @@
 """Context size and fact recall of each memory strategy on the bundled memory probe.
 
 Replays chat/data/memory_probe.jsonl (a copy of ../shared/data/memory_probe.jsonl) through
-the real turn service with the offline model (chat.lab.replay), and prints, per strategy:
+the real turn service with the offline model (chat.conversations.lab.replay), and prints,
+per strategy:
 mean and max context tokens per turn, total tokens, the verbatim-history maximum against the
 strategy's budget, and the share of probes whose expected text is in the context the model
 received and in the offline model's answer. Also how full buffer grows (tokens at turns
@@ -17,7 +18,7 @@ import time
 
 from scratch_db import scratch_engine
 
-from chat.lab import bundled_transcript, replay
+from chat.conversations.lab import bundled_transcript, replay
 from chat.settings import Settings
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chat.db import migrate
 from chat.settings import Settings
+from chat.storage.db import migrate
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Time to first token through the whole app path, against a local OpenAI-compatible server.
 
-A turn as the chat page runs it (ChatService.send: ownership check, question and placeholder
+A turn as the chat page runs it (TurnEngine.send: ownership check, question and placeholder
 stored, RunnableWithMessageHistory with the Postgres history, the real ChatOpenAI client,
 streaming) against tests/support/openai_server.py on 127.0.0.1. The server answers at once
 or at 20 ms per token; first token is measured from the call to send() to the first chunk.
@@ -16,8 +16,8 @@ import time
 
 from scratch_db import endpoint_settings, scratch_engine
 
-from chat.db import session_factory
 from chat.services import build_services
+from chat.storage.db import session_factory
 from tests.support.openai_server import FakeOpenAIServer
 
 TURNS = 40
@@ -46,7 +46,7 @@ def main() -> None:
                 firsts, totals = [], []
                 for index in range(TURNS):
                     started = time.perf_counter()
-                    turn = services.chat.send(
+                    turn = services.turns.send(
                         user_id=user.id,
                         conversation_id=conversation_id,
                         text=f"Question number {index}: tell me something short.",

@@ -3,7 +3,7 @@
 Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages; every conversation
 is seeded first, so the messages table holds all of them, 100,000 messages of another
 conversation too), times every database step of a turn, through the functions the turn
-service itself calls (chat/turn_store.py, chat/history.py): limits, the question and the
+service itself calls (chat/turn/store.py, chat/turn/history.py): limits, the question and the
 answer placeholder and the strategy's view (open_turn); the history factory taking that
 view; the chain's save (history.add_messages: it skips rows in flight); the final word on
 both rows and the context log (finish_turn). Only the model and LangChain's plumbing are
@@ -38,13 +38,13 @@ from scratch_db import scratch_engine
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import repository
-from chat.db import session_factory, unit_of_work
-from chat.memory import STRATEGIES
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
+from chat.memory.strategies import STRATEGIES
 from chat.settings import Settings
-from chat.turn_store import finish_turn, open_turn
-from chat.turns import ChatService
+from chat.storage import repository
+from chat.storage.db import session_factory, unit_of_work
+from chat.turn.engine import TurnEngine
+from chat.turn.store import finish_turn, open_turn
 
 SIZES = (10, 1_000, 10_000, 100_000)
 OTHER = 100_000
@@ -88,7 +88,7 @@ def seed_reference(engine: Engine, session_id: str, count: int) -> None:
 
 
 def one_turn(
-    service: ChatService,
+    service: TurnEngine,
     user_id: uuid.UUID,
     conversation_id: uuid.UUID,
     counter: StatementCounter | None = None,
@@ -106,7 +106,7 @@ def one_turn(
     )
     memory = setup.memory
     assert memory is not None
-    service.claim(user_id=user_id, rows=rows, setup=setup)  # as ChatService._run does
+    service.claim(user_id=user_id, rows=rows, setup=setup)  # as TurnEngine._run does
     history = service.get_history(str(user_id), str(conversation_id))
     question = HumanMessage(text_in, id=str(rows.human_id))
     sent = [SystemMessage(setup.system_prompt), *history.messages, question]
@@ -243,7 +243,7 @@ def main() -> None:
     )
     with scratch_engine() as engine:
         sessions = session_factory(engine)
-        service = ChatService(sessions=sessions, settings=settings, model_factory=lambda _: None)  # type: ignore[arg-type,return-value]
+        service = TurnEngine(sessions=sessions, settings=settings, model_factory=lambda _: None)  # type: ignore[arg-type,return-value]
         with unit_of_work(sessions) as session:
             user = repository.create_user(
                 session=session, username="bench", display_name="b", email="b@x", password_hash="!"

@@ -11,17 +11,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import AccountService
-from chat.admin import AdminService, ensure_initial_admin
-from chat.conversations import ConversationService
-from chat.db import database_url, make_engine, migrate, session_factory
+from chat.auth.accounts import AccountService
+from chat.auth.admin import AdminService, ensure_initial_admin
+from chat.auth.profile import ProfileService
+from chat.auth.registration import Registration
+from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
-from chat.liveness import Liveness
-from chat.llm import build_model
-from chat.profile import ProfileService
-from chat.registration import Registration
+from chat.llm.factory import build_model
 from chat.settings import Settings
-from chat.turns import ChatService
+from chat.storage.db import database_url, make_engine, migrate, session_factory
+from chat.storage.liveness import Liveness
+from chat.turn.engine import TurnEngine
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Services:
     sessions: sessionmaker[Session]
     accounts: AccountService
     conversations: ConversationService
-    chat: ChatService
+    turns: TurnEngine
     registration: Registration
     admin: AdminService
     profiles: ProfileService
@@ -54,7 +54,7 @@ def build_services(
 ) -> Services:
     """Connect (starting the embedded PostgreSQL if needed), migrate, wire the services.
 
-    `track_liveness`: this process takes its liveness lock (chat/liveness.py), as an app
+    `track_liveness`: this process takes its liveness lock (chat/storage/liveness.py), as an app
     process that streams answers must; the command line does not. A database that cannot be
     reached raises DatabaseUnavailable: nothing is cached, so the next page view tries again.
     Tests hand in their own engine/sessions (a rolled-back transaction) and model factory.
@@ -81,7 +81,7 @@ def build_services(
         sessions=sessions,
         accounts=accounts,
         conversations=ConversationService(sessions=sessions, settings=settings),
-        chat=ChatService(
+        turns=TurnEngine(
             sessions=sessions,
             settings=settings,
             model_factory=model_factory or partial(build_model, settings),

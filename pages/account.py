@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat import runtime
 from chat.errors import ChatError
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
+from pages.support import runtime
 
 services = runtime.services()
 account = runtime.account()

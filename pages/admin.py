@@ -1,14 +1,14 @@
 """Admin page (registered only for admins): users with usage, account actions, one-time
 reset codes, the registration policy and recent security events. Every action is one call
-into chat.admin, which re-checks that the signed-in account is still an admin."""
+into chat.auth.admin, which re-checks that the signed-in account is still an admin."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from chat import runtime
+from chat.auth.registration import POLICIES
 from chat.errors import ChatError
-from chat.registration import POLICIES
+from pages.support import runtime
 
 services = runtime.services()
 account = runtime.account()

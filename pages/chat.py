@@ -12,11 +12,10 @@ from functools import partial
 
 import streamlit as st
 
-from chat import runtime
-from chat.conversations import ConversationView
+from chat.conversations.service import ConversationView
 from chat.errors import ChatError, NotFound
-from chat.history import parse_id
-from chat.turns import Turn
+from chat.turn.engine import Turn
+from chat.turn.history import parse_id
 from chat.validation import displayable
 from pages.parts.conversation_settings import draw_conversation_settings
 from pages.parts.economics import draw_economics
@@ -31,6 +30,7 @@ from pages.parts.messages import (
     update_memory,
 )
 from pages.parts.sidebar import draw_sidebar, open_conversation
+from pages.support import runtime
 
 services = runtime.services()
 account = runtime.account()
@@ -57,7 +57,7 @@ def after_answer(turn: Turn) -> None:
     if turn.needs_title:
         with st.spinner("Naming this conversation…"):
             try:
-                services.chat.name_conversation(turn)
+                services.turns.name_conversation(turn)
             except ChatError as exc:  # cosmetic: the first title stays
                 st.toast(f"The conversation keeps its first title. {exc.user_message}")
     open_conversation(turn.conversation_id)
@@ -143,14 +143,14 @@ prompt = st.chat_input("Message", key=runtime.CHAT_INPUT_KEY, submit_mode="stop"
 if view is not None and (retry_id or regenerate_id or edit):
     try:
         if edit:
-            turn = services.chat.edit_last(
+            turn = services.turns.edit_last(
                 user_id=account.id,
                 conversation_id=view.id,
                 human_id=uuid.UUID(edit["human_id"]),
                 text=edit["text"],
             )
         else:
-            restart = services.chat.retry if retry_id else services.chat.regenerate
+            restart = services.turns.retry if retry_id else services.turns.regenerate
             turn = restart(
                 user_id=account.id,
                 conversation_id=view.id,
@@ -170,7 +170,7 @@ if view is not None and (retry_id or regenerate_id or edit):
         after_answer(turn)
 elif prompt:
     try:
-        turn = services.chat.send(
+        turn = services.turns.send(
             user_id=account.id, conversation_id=view.id if view else None, text=prompt
         )
     except ChatError as exc:

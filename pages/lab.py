@@ -1,6 +1,6 @@
 """Memory lab page: replay a transcript under all five strategies, side by side.
 
-Only draws: the replay itself is chat.lab (offline model, scratch data rolled back).
+Only draws: the replay itself is chat.conversations.lab (offline model, scratch data rolled back).
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from chat import lab, runtime
+from chat.conversations import lab
 from chat.errors import ChatError
-from chat.memory import STRATEGIES
+from chat.memory.strategies import STRATEGIES
+from pages.support import runtime
 
 services = runtime.services()
 account = runtime.account()

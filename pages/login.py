@@ -7,11 +7,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
-from chat import runtime
 from chat.errors import ChatError
-from chat.web_auth import client_key
 from pages.parts.cookie_ready import cookie_reader_ready
 from pages.parts.finish_sign_in import finish_sign_in
+from pages.support import runtime
+from pages.support.web_auth import client_key
 
 services = runtime.services()
 settings = services.settings

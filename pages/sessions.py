@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat import audit, runtime
+from chat.auth import audit
 from chat.errors import ChatError
-from chat.web_auth import end_other_sessions
+from pages.support import runtime
+from pages.support.web_auth import end_other_sessions
 
 services = runtime.services()
 account = runtime.account()

@@ -13,10 +13,10 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import migrate
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.storage.db import migrate
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.openai_server import FakeOpenAIServer
 from tests.support.postgres import fresh_database, server_url

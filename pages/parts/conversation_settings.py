@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat.accounts import Account
-from chat.conversations import ConversationView
+from chat.auth.accounts import Account
+from chat.conversations.service import ConversationView
 from chat.errors import ChatError
-from chat.llm import model_label
+from chat.llm.factory import model_label
 from chat.services import Services
 
 

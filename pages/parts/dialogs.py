@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.errors import ChatError
 from chat.services import Services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from chat.economics import Economics
+from chat.conversations.economics import Economics
 
 
 def draw_economics(economics: Economics) -> None:

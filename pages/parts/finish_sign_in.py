@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat import runtime
-from chat.accounts import Account
-from chat.web_auth import SKIPPED_KEY, cookie_settled, ensure_cookie
+from chat.auth.accounts import Account
+from pages.support import runtime
+from pages.support.web_auth import SKIPPED_KEY, cookie_settled, ensure_cookie
 
 
 def finish_sign_in(account: Account) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat.conversations import StoredMessage
-from chat.inspector import KIND_LABELS, describe_ranges, inspect_context
-from chat.memory import STRATEGIES
+from chat.conversations.inspector import KIND_LABELS, describe_ranges, inspect_context
+from chat.conversations.service import StoredMessage
+from chat.memory.strategies import STRATEGIES
 
 
 def draw_inspector(message: StoredMessage) -> None:

@@ -6,12 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from chat.accounts import Account
-from chat.conversations import ConversationView
+from chat.auth.accounts import Account
+from chat.conversations.service import ConversationView
 from chat.errors import ChatError
-from chat.memory import STRATEGIES
+from chat.llm.tokens import tokens_are_approximate
+from chat.memory.strategies import STRATEGIES
 from chat.services import Services
-from chat.tokens import tokens_are_approximate
 
 # Sidebar inputs per strategy parameter: (label, min, max, step).
 PARAM_INPUTS: dict[str, tuple[str, int, int, int]] = {

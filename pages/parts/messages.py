@@ -6,11 +6,11 @@ import uuid
 
 import streamlit as st
 
-from chat.conversations import StoredMessage
+from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
-from chat.memory import STRATEGIES
+from chat.memory.strategies import STRATEGIES
 from chat.services import Services
-from chat.turns import Turn
+from chat.turn.engine import Turn
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.parts.inspector import draw_inspector
 
@@ -124,7 +124,7 @@ def update_memory(services: Services, turn: Turn, user_id: uuid.UUID) -> None:
         return
     with st.status("Updating the conversation summary…", expanded=False) as status:
         try:
-            update = services.chat.update_memory(
+            update = services.turns.update_memory(
                 user_id=user_id, conversation_id=turn.conversation_id
             )
         except ChatError as exc:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.errors import ChatError
-from chat.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
 from chat.services import Services
+from chat.storage.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from chat.accounts import Account
-from chat.conversations import ConversationView, group_by_age
+from chat.auth.accounts import Account
+from chat.conversations.service import ConversationView, group_by_age
 from chat.errors import ChatError
-from chat.llm import model_label
-from chat.repository import ConversationSummary
+from chat.llm.factory import model_label
 from chat.services import Services
-from chat.web_auth import sign_out
+from chat.storage.repository import ConversationSummary
 from pages.parts.dialogs import draw_conversation_dialogs, request_dialog
 from pages.parts.search import draw_search
+from pages.support.web_auth import sign_out
 
 PAGE_SIZE = 30
 SHOWN_KEY = "_sidebar_shown"

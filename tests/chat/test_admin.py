@@ -8,13 +8,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine
 
-from chat import audit
-from chat.accounts import Account
-from chat.admin import ensure_initial_admin
-from chat.db import migrate
+from chat.auth import audit
+from chat.auth.accounts import Account
+from chat.auth.admin import ensure_initial_admin
 from chat.errors import Forbidden, InvalidInput, Throttled
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.storage.db import migrate
 from tests.support.factories import PASSWORD, Clock, chat_turn, clocked, make_user
 from tests.support.postgres import fresh_database
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from chat import lab
-from chat.accounts import MAX_USERNAME_CHARS
+from chat.auth.accounts import MAX_USERNAME_CHARS
+from chat.auth.passwords import MAX_PASSWORD_CHARS
+from chat.conversations import lab
 from chat.errors import InvalidInput
-from chat.passwords import MAX_PASSWORD_CHARS
 from chat.services import Services
 from chat.settings import Settings
 from chat.validation import (
@@ -65,7 +65,7 @@ def system_block(services: Services, user_id: uuid.UUID, conversation_id: uuid.U
 
 def send_message(services: Services, exp: Expected) -> None:
     alice = make_user(services)
-    send = partial(services.chat.send, user_id=alice.id, conversation_id=None, text=exp.text)
+    send = partial(services.turns.send, user_id=alice.id, conversation_id=None, text=exp.text)
     if exp.outcome == "refused":
         refused(exp, send)
         assert services.conversations.list(user_id=alice.id) == []
@@ -85,7 +85,7 @@ def edit_last(services: Services, exp: Expected) -> None:
     before = messages(services, alice.id, cid)
     human_id = services.conversations.open(user_id=alice.id, conversation_id=cid).messages[0].id
     edit = partial(
-        services.chat.edit_last,
+        services.turns.edit_last,
         user_id=alice.id,
         conversation_id=cid,
         human_id=human_id,
@@ -104,7 +104,7 @@ def edit_last(services: Services, exp: Expected) -> None:
 
 def rename(services: Services, exp: Expected) -> None:
     alice = make_user(services)
-    cid = services.chat.new_conversation(user_id=alice.id)
+    cid = services.turns.new_conversation(user_id=alice.id)
     rename = partial(
         services.conversations.rename, user_id=alice.id, conversation_id=cid, title=exp.text
     )
@@ -138,7 +138,7 @@ def search(services: Services, exp: Expected) -> None:
 
 def configure(services: Services, exp: Expected) -> None:
     alice = make_user(services)
-    cid = services.chat.new_conversation(user_id=alice.id)
+    cid = services.turns.new_conversation(user_id=alice.id)
     model = services.conversations.open(user_id=alice.id, conversation_id=cid).model
     set_prompt = partial(
         services.conversations.configure,
@@ -297,12 +297,12 @@ def test_unstorable_model_output_is_marked_instead_of_failing(
     alice = make_user(services)
     openai_server.enqueue_reply("A NUL \x00 and a lone \ud800 here.")
     openai_server.enqueue_reply("Odd \x00 title")
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Say something odd.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Say something odd.")
     answer = "".join(turn.stream())
     assert answer == "A NUL \ufffd and a lone \ufffd here."
     cid = turn.conversation_id
     assert messages(services, alice.id, cid)[1] == ("ai", "complete", answer)
-    assert services.chat.name_conversation(turn) == "Odd \ufffd title"
+    assert services.turns.name_conversation(turn) == "Odd \ufffd title"
     assert services.conversations.open(user_id=alice.id, conversation_id=cid).title == (
         "Odd \ufffd title"
     )
@@ -310,6 +310,6 @@ def test_unstorable_model_output_is_marked_instead_of_failing(
         user_id=alice.id, conversation_id=cid, strategy="summary", params={}
     )
     openai_server.enqueue_reply("Summary with \x00 inside.")
-    assert services.chat.update_memory(user_id=alice.id, conversation_id=cid).status == "updated"
+    assert services.turns.update_memory(user_id=alice.id, conversation_id=cid).status == "updated"
     state = services.conversations.summary_state(user_id=alice.id, conversation_id=cid)
     assert state is not None and state.content == "Summary with \ufffd inside."

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chat.conversations import group_by_age
+from chat.conversations.service import group_by_age
 from chat.errors import InvalidInput, NotFound
-from chat.repository import HIGHLIGHT_START, HIGHLIGHT_STOP, ConversationSummary
 from chat.services import Services
+from chat.storage.repository import HIGHLIGHT_START, HIGHLIGHT_STOP, ConversationSummary
 from tests.support.factories import chat_turn, make_user
 
 
@@ -32,7 +32,7 @@ def test_list_puts_pinned_first_then_most_recent(services: Services) -> None:
 
 def test_keyset_paging_visits_every_conversation_once(services: Services) -> None:
     alice = make_user(services)
-    ids = {services.chat.new_conversation(user_id=alice.id, title=f"c{i}") for i in range(7)}
+    ids = {services.turns.new_conversation(user_id=alice.id, title=f"c{i}") for i in range(7)}
     services.conversations.set_pinned(user_id=alice.id, conversation_id=min(ids), pinned=True)
     seen: list[uuid.UUID] = []
     after = None

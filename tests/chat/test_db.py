@@ -13,10 +13,10 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
-from chat.db import migrate, session_factory
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.storage.db import migrate, session_factory
 from tests.support.factories import make_user
 from tests.support.postgres import fresh_database
 
@@ -71,7 +71,7 @@ def test_no_connection_is_held_while_the_model_streams(
     engine = create_engine(scratch_url, pool_size=2, max_overflow=0)
     services = _services_on(engine, settings, token_delay=0.01)
     user = make_user(services)
-    turn = services.chat.send(user_id=user.id, conversation_id=None, text="Tell me about tea.")
+    turn = services.turns.send(user_id=user.id, conversation_id=None, text="Tell me about tea.")
     checked_out = []
     for _chunk in turn.stream():
         checked_out.append(engine.pool.checkedout())  # type: ignore[attr-defined]
@@ -82,7 +82,7 @@ def test_no_connection_is_held_while_the_model_streams(
 
 
 def test_runnable_with_message_history_alone_loses_the_question_on_failure() -> None:
-    """The library behaviour the turn service works around (see chat/turns.py)."""
+    """The library behaviour the turn service works around (see chat/turn/engine.py)."""
     import warnings
 
     from langchain_core.runnables.history import RunnableWithMessageHistory
@@ -131,13 +131,13 @@ def test_concurrent_sends_to_one_conversation_keep_their_order(
     engine = create_engine(scratch_url, pool_size=6, max_overflow=0, pool_pre_ping=True)
     services = _services_on(engine, settings, token_delay=0.001)
     user = make_user(services)
-    conversation_id = services.chat.new_conversation(user_id=user.id)
+    conversation_id = services.turns.new_conversation(user_id=user.id)
     barrier, errors = threading.Barrier(6), []
 
     def send(number: int) -> None:
         try:
             barrier.wait()
-            turn = services.chat.send(
+            turn = services.turns.send(
                 user_id=user.id, conversation_id=conversation_id, text=f"Question {number}?"
             )
             "".join(turn.stream())

@@ -9,11 +9,11 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from sqlalchemy import Connection, event
 
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.errors import NotFound
-from chat.history import HandedViews, HistoryFactory, history_factory
-from chat.memory import ContextView, strategy_for
+from chat.memory.strategies import ContextView, strategy_for
 from chat.services import Services
+from chat.turn.history import HandedViews, HistoryFactory, history_factory
 from tests.support.factories import chat_turn, make_user
 
 
@@ -45,7 +45,7 @@ def test_factory_refuses_malformed_or_unknown_ids(services: Services, conversati
 
 def test_add_messages_is_idempotent_by_id(services: Services) -> None:
     alice = make_user(services)
-    conversation_id = services.chat.new_conversation(user_id=alice.id)
+    conversation_id = services.turns.new_conversation(user_id=alice.id)
     history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
     question = HumanMessage("hello", id=str(uuid.uuid4()))
     history.add_messages([question, AIMessage("hi", id=str(uuid.uuid4()))])
@@ -95,7 +95,7 @@ def test_saves_skip_the_rows_someone_else_writes(services: Services) -> None:
     """The turn service writes the rows of its turns in flight; the chain's save, through
     this history, leaves them alone and stores anything else."""
     alice = make_user(services)
-    conversation_id = services.chat.new_conversation(user_id=alice.id)
+    conversation_id = services.turns.new_conversation(user_id=alice.id)
     theirs, mine = uuid.uuid4(), uuid.uuid4()
     factory = history_factory(services.sessions, written_elsewhere={theirs})
     history = factory(str(alice.id), str(conversation_id))
@@ -158,12 +158,12 @@ def test_a_handed_view_is_only_for_its_own_thread(services: Services) -> None:
 
 def test_a_turn_leaves_nothing_in_flight(services: Services) -> None:
     alice = make_user(services)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hi.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi.")
     chunks = turn.stream()
     next(chunks)
-    assert services.chat.rows_in_flight == {turn.human_id, turn.reply_id}
-    assert len(services.chat.handed_views) == 0  # the turn's history took its view
+    assert services.turns.rows_in_flight == {turn.human_id, turn.reply_id}
+    assert len(services.turns.handed_views) == 0  # the turn's history took its view
     turn.close()
-    assert services.chat.rows_in_flight == set()
+    assert services.turns.rows_in_flight == set()
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
     assert [m.status for m in view.messages] == ["complete", "interrupted"]

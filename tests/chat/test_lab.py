@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat import lab
+from chat.conversations import lab
 from chat.errors import InvalidInput
 from chat.services import Services
 from tests.support.factories import make_user

@@ -1,4 +1,4 @@
-"""Per-user limits in ChatService.send: messages per minute and a daily token quota."""
+"""Per-user limits in TurnEngine.send: messages per minute and a daily token quota."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import pytest
 
 from chat.errors import LimitReached
 from chat.services import Services
-from chat.turns import ChatService
+from chat.turn.engine import TurnEngine
 from tests.support.factories import chat_turn, make_user
 
 
 def _with(services: Services, **settings: object) -> Services:
     config = services.settings.model_copy(update=settings)
-    chat = ChatService(
-        sessions=services.sessions, settings=config, model_factory=services.chat.model_factory
+    chat = TurnEngine(
+        sessions=services.sessions, settings=config, model_factory=services.turns.model_factory
     )
-    return dataclasses.replace(services, settings=config, chat=chat)
+    return dataclasses.replace(services, settings=config, turns=chat)
 
 
 def test_messages_per_minute(services: Services) -> None:
@@ -26,7 +26,7 @@ def test_messages_per_minute(services: Services) -> None:
     conversation, _ = chat_turn(svc, user, "one")
     chat_turn(svc, user, "two", conversation)
     with pytest.raises(LimitReached, match="2 messages a minute"):
-        svc.chat.send(user_id=user.id, conversation_id=conversation, text="three")
+        svc.turns.send(user_id=user.id, conversation_id=conversation, text="three")
     view = svc.conversations.open(user_id=user.id, conversation_id=conversation)
     assert [m.content for m in view.messages if m.role == "human"] == ["one", "two"]
     # Another user is not limited by it.
@@ -39,7 +39,7 @@ def test_daily_token_quota(services: Services) -> None:
     user = make_user(svc)
     conversation, _ = chat_turn(svc, user, "please tell me a long story about tea and biscuits")
     with pytest.raises(LimitReached, match="today's 10 tokens"):
-        svc.chat.send(user_id=user.id, conversation_id=conversation, text="more")
+        svc.turns.send(user_id=user.id, conversation_id=conversation, text="more")
 
 
 def test_limits_off_by_zero(services: Services) -> None:
@@ -56,5 +56,5 @@ def test_a_refused_first_message_creates_no_conversation(services: Services) -> 
     chat_turn(svc, user, "one")
     before = svc.conversations.list(user_id=user.id)
     with pytest.raises(LimitReached):
-        svc.chat.send(user_id=user.id, conversation_id=None, text="a new chat, too soon")
+        svc.turns.send(user_id=user.id, conversation_id=None, text="a new chat, too soon")
     assert svc.conversations.list(user_id=user.id) == before

@@ -5,21 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chat import repository
-from chat.accounts import Account
-from chat.db import unit_of_work
-from chat.memory import strategy_for
-from chat.memory_base import row_cost, tail_within
+from chat.auth.accounts import Account
+from chat.llm.tokens import count_text_tokens
+from chat.memory.base import row_cost, tail_within
+from chat.memory.strategies import strategy_for
 from chat.services import Services
-from chat.tokens import count_text_tokens
+from chat.storage import repository
+from chat.storage.db import unit_of_work
 from tests.support.factories import make_user
 
 
 def turn(services: Services, user: Account, text: str, cid: uuid.UUID | None) -> dict[str, Any]:
     """One full turn as the page runs it (answer, then memory update); its context log."""
-    sent = services.chat.send(user_id=user.id, conversation_id=cid, text=text)
+    sent = services.turns.send(user_id=user.id, conversation_id=cid, text=text)
     "".join(sent.stream())
-    update = services.chat.update_memory(user_id=user.id, conversation_id=sent.conversation_id)
+    update = services.turns.update_memory(user_id=user.id, conversation_id=sent.conversation_id)
     assert update.status != "failed"
     assert sent.outcome.context is not None
     return {"cid": sent.conversation_id, **sent.outcome.context}

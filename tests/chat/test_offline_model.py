@@ -20,7 +20,7 @@ from langchain_core.messages import (
     SystemMessage,
 )
 
-from chat.offline_model import (
+from chat.llm.offline import (
     FACT_KEYS,
     OfflineChatModel,
     extract_facts,
@@ -28,7 +28,7 @@ from chat.offline_model import (
     summarize,
     title_for,
 )
-from chat.tokens import count_messages_tokens, count_text_tokens
+from chat.llm.tokens import count_messages_tokens, count_text_tokens
 
 PROBE_FILE = Path("/work/shared/data/memory_probe.jsonl")
 TURNS: list[dict[str, Any]] = [json.loads(line) for line in PROBE_FILE.read_text().splitlines()]

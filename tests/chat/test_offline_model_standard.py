@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
 
 # The suites' async tests carry no asyncio marker and the suites forbid overriding them, so
 # the marker is applied module-wide; the sync tests it also reaches are told not to complain.

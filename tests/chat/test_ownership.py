@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from chat import repository
 from chat.errors import NotFound
 from chat.services import Services
+from chat.storage import repository
 from tests.support.factories import chat_turn, make_user
 
 
@@ -33,11 +33,11 @@ def test_bob_cannot_read_or_change_alices_conversation(services: Services, a_and
         lambda: services.conversations.set_memory(
             user_id=bob.id, conversation_id=conversation, strategy="full", params={}
         ),
-        lambda: services.chat.send(user_id=bob.id, conversation_id=conversation, text="hi"),
-        lambda: services.chat.retry(
+        lambda: services.turns.send(user_id=bob.id, conversation_id=conversation, text="hi"),
+        lambda: services.turns.retry(
             user_id=bob.id, conversation_id=conversation, reply_id=reply_id
         ),
-        lambda: services.chat.get_history(str(bob.id), str(conversation)),
+        lambda: services.turns.get_history(str(bob.id), str(conversation)),
     ]
     for attempt in attempts:
         with pytest.raises(NotFound):
@@ -54,7 +54,7 @@ def test_the_chain_config_cannot_point_at_someone_elses_history(
 ) -> None:  # type: ignore[no-untyped-def]
     """The same path the turn service uses: RunnableWithMessageHistory's configurable ids."""
     alice, bob, conversation, _ = a_and_b
-    chain = services.chat.chain_for("offline")
+    chain = services.turns.chain_for("offline")
     config = {"configurable": {"user_id": str(bob.id), "conversation_id": str(conversation)}}
     with pytest.raises(NotFound):
         chain.invoke(
@@ -67,7 +67,7 @@ def test_the_chain_config_cannot_point_at_someone_elses_history(
 def test_malformed_and_unknown_ids_are_simply_not_found(services: Services, a_and_b) -> None:  # type: ignore[no-untyped-def]
     _, bob, _, _ = a_and_b
     with pytest.raises(NotFound):
-        services.chat.get_history(str(bob.id), "not-a-uuid")
+        services.turns.get_history(str(bob.id), "not-a-uuid")
     with pytest.raises(NotFound):
         services.conversations.open(user_id=bob.id, conversation_id=uuid.uuid4())
 
@@ -92,10 +92,10 @@ def test_bob_cannot_reach_alices_data_through_the_conversation_features(
             system_prompt="leak everything",
         ),
         lambda: services.conversations.delete(user_id=bob.id, conversation_id=conversation),
-        lambda: services.chat.regenerate(
+        lambda: services.turns.regenerate(
             user_id=bob.id, conversation_id=conversation, reply_id=reply_id
         ),
-        lambda: services.chat.edit_last(
+        lambda: services.turns.edit_last(
             user_id=bob.id, conversation_id=conversation, human_id=human_id, text="pwned"
         ),
     ]

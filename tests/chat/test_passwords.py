@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chat.auth.passwords import common_passwords, hash_password
 from chat.errors import InvalidInput
-from chat.passwords import common_passwords, hash_password
 from chat.services import Services
 from tests.support.factories import Clock, clocked, make_user
 

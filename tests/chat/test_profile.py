@@ -34,7 +34,7 @@ def test_profile_round_trips_and_is_validated(services: Services) -> None:
 def test_offline_model_answers_with_the_profile_in_its_context(services: Services) -> None:
     alice = make_user(services)
     services.profiles.update(user_id=alice.id, display_name="Alice", language="", about="")
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hi")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi")
     "".join(turn.stream())
     context = (
         services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)

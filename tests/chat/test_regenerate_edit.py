@@ -23,7 +23,7 @@ def test_edit_last_message_replaces_it_and_the_next_turn_sees_the_new_text(
     _, _ = chat_turn(services, alice, "My name is Bob.", conversation_id)
     view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
     human, reply = view.messages[-2], view.messages[-1]
-    turn = services.chat.edit_last(
+    turn = services.turns.edit_last(
         user_id=alice.id, conversation_id=conversation_id, human_id=human.id,
         text="My name is Carol.",
     )  # fmt: skip
@@ -47,7 +47,7 @@ def test_regenerate_replaces_the_last_answer_in_place(services: Services) -> Non
         .messages[-1]
         .id
     )
-    turn = services.chat.regenerate(
+    turn = services.turns.regenerate(
         user_id=alice.id, conversation_id=conversation_id, reply_id=reply_id
     )
     again = "".join(turn.stream())
@@ -75,11 +75,11 @@ def test_only_the_last_exchange_can_be_regenerated_or_edited(services: Services)
         user_id=alice.id, conversation_id=conversation_id
     ).messages[:2]
     with pytest.raises(InvalidInput):
-        services.chat.regenerate(
+        services.turns.regenerate(
             user_id=alice.id, conversation_id=conversation_id, reply_id=first_reply.id
         )
     with pytest.raises(InvalidInput):
-        services.chat.edit_last(
+        services.turns.edit_last(
             user_id=alice.id, conversation_id=conversation_id, human_id=first_human.id, text="x"
         )
     assert [r[3] for r in rows(services, alice.id, conversation_id)][::2] == ["one", "two"]
@@ -92,7 +92,7 @@ def test_invalid_edit_is_refused_and_changes_nothing(services: Services) -> None
         0
     ]
     with pytest.raises(InvalidInput):
-        services.chat.edit_last(
+        services.turns.edit_last(
             user_id=alice.id, conversation_id=conversation_id, human_id=human.id, text="  "
         )
     assert rows(services, alice.id, conversation_id) == [
@@ -109,7 +109,7 @@ def test_stopped_regeneration_keeps_partial_text_marked(services: Services) -> N
         .messages[-1]
         .id
     )
-    stream = services.chat.regenerate(
+    stream = services.turns.regenerate(
         user_id=alice.id, conversation_id=conversation_id, reply_id=reply_id
     ).stream()
     seen = next(stream) + next(stream)
@@ -124,30 +124,30 @@ def test_model_names_a_new_conversation_after_the_answer(
     alice = make_user(services)
     openai_server.enqueue_reply("Prune tomatoes in early summer.")
     openai_server.enqueue_reply('"Pruning Tomato Plants."')
-    turn = services.chat.send(
+    turn = services.turns.send(
         user_id=alice.id, conversation_id=None, text="When to prune tomatoes?"
     )
     assert "".join(turn.stream()) == "Prune tomatoes in early summer."
     assert len(openai_server.chat_requests) == 1  # the answer did not wait for a title
     heuristic = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
-    assert services.chat.name_conversation(turn) == "Pruning Tomato Plants"
+    assert services.turns.name_conversation(turn) == "Pruning Tomato Plants"
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
     assert view.title == "Pruning Tomato Plants" != heuristic.title
-    assert services.chat.name_conversation(turn) is None  # once only
+    assert services.turns.name_conversation(turn) is None  # once only
     # later turns are not renamed, and a user's own title is never overwritten
     openai_server.enqueue_reply("Yes.")
-    second = services.chat.send(user_id=alice.id, conversation_id=turn.conversation_id, text="Ok?")
+    second = services.turns.send(user_id=alice.id, conversation_id=turn.conversation_id, text="Ok?")
     "".join(second.stream())
-    assert services.chat.name_conversation(second) is None
+    assert services.turns.name_conversation(second) is None
 
 
 def test_offline_titles_are_the_heuristic_and_need_no_model_call(services: Services) -> None:
     alice = make_user(services)
-    turn = services.chat.send(
+    turn = services.turns.send(
         user_id=alice.id, conversation_id=None, text="Tell me about chess openings."
     )
     "".join(turn.stream())
-    assert services.chat.name_conversation(turn) is None
+    assert services.turns.name_conversation(turn) is None
     assert services.conversations.list(user_id=alice.id)[0].title == "Chess openings"
 
 
@@ -156,7 +156,7 @@ def test_temperature_and_profile_reach_the_model(
 ) -> None:
     services = endpoint_services
     alice = make_user(services)
-    conversation_id = services.chat.new_conversation(user_id=alice.id)
+    conversation_id = services.turns.new_conversation(user_id=alice.id)
     services.conversations.configure(
         user_id=alice.id, conversation_id=conversation_id, model="test-model",
         temperature=0.2, system_prompt="You are a pirate.",
@@ -166,7 +166,7 @@ def test_temperature_and_profile_reach_the_model(
     )
     openai_server.enqueue_reply("Bonjour.")
     "".join(
-        services.chat.send(user_id=alice.id, conversation_id=conversation_id, text="Hi").stream()
+        services.turns.send(user_id=alice.id, conversation_id=conversation_id, text="Hi").stream()
     )
     request = openai_server.chat_requests[-1]
     assert request["temperature"] == 0.2
@@ -179,14 +179,14 @@ def test_stop_before_the_first_token_settles_the_turn(services: Services) -> Non
     """The stop button can end the run before the stream ever started: nothing stays
     pending (which would read as "answer in progress" for ten minutes)."""
     alice = make_user(services)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
     turn.close()
     assert rows(services, alice.id, turn.conversation_id) == [
         (1, "human", "complete", "Tell me about tea."),
         (2, "ai", "interrupted", ""),
     ]
     turn.close()  # idempotent
-    retry = services.chat.retry(
+    retry = services.turns.retry(
         user_id=alice.id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
     )
     assert "".join(retry.stream())

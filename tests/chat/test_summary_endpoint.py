@@ -15,21 +15,21 @@ def test_summariser_failure_loses_nothing_and_is_retried(
     services = endpoint_services
     alice = make_user(services)
     openai_server.enqueue_reply("Hello Sofia.")
-    first = services.chat.send(user_id=alice.id, conversation_id=None, text="I am Sofia.")
+    first = services.turns.send(user_id=alice.id, conversation_id=None, text="I am Sofia.")
     list(first.stream())
     cid = first.conversation_id
     services.conversations.set_memory(
         user_id=alice.id, conversation_id=cid, strategy="summary", params={}
     )
     openai_server.enqueue_error(status=500, message="summariser down")
-    update = services.chat.update_memory(user_id=alice.id, conversation_id=cid)
+    update = services.turns.update_memory(user_id=alice.id, conversation_id=cid)
     assert update.status == "failed" and update.message and "Nothing is lost" in update.message
     state = services.conversations.summary_state(user_id=alice.id, conversation_id=cid)
     assert state is not None and state.status == "failed" and state.covers_position == 0
 
     # next turn: the unsummarised messages go verbatim; the summary is retried after it
     openai_server.enqueue_reply("You are Sofia.")
-    second = services.chat.send(user_id=alice.id, conversation_id=cid, text="Who am I?")
+    second = services.turns.send(user_id=alice.id, conversation_id=cid, text="Who am I?")
     list(second.stream())
     sent = [(m["role"], m["content"]) for m in openai_server.chat_requests[-1]["messages"]]
     assert sent[1:] == [
@@ -38,7 +38,7 @@ def test_summariser_failure_loses_nothing_and_is_retried(
         ("user", "Who am I?"),
     ]
     openai_server.enqueue_reply("The user is called Sofia.")
-    assert services.chat.update_memory(user_id=alice.id, conversation_id=cid).status == "updated"
+    assert services.turns.update_memory(user_id=alice.id, conversation_id=cid).status == "updated"
     summary_request = openai_server.chat_requests[-1]["messages"]
     assert "I am Sofia." in summary_request[-1]["content"]  # the summariser saw the transcript
     state = services.conversations.summary_state(user_id=alice.id, conversation_id=cid)
@@ -47,7 +47,7 @@ def test_summariser_failure_loses_nothing_and_is_retried(
 
     # the inspector's record equals what the server actually received, summary included
     openai_server.enqueue_reply("Sofia.")
-    third = services.chat.send(user_id=alice.id, conversation_id=cid, text="Name?")
+    third = services.turns.send(user_id=alice.id, conversation_id=cid, text="Name?")
     list(third.stream())
     received = [(m["role"], m["content"]) for m in openai_server.chat_requests[-1]["messages"]]
     messages = services.conversations.open(user_id=alice.id, conversation_id=cid).messages

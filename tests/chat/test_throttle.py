@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat import audit
+from chat.auth import audit
 from chat.errors import Throttled
 from chat.services import Services
 from tests.support.factories import PASSWORD, Clock, clocked, make_user

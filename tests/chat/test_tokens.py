@@ -11,7 +11,7 @@ from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from chat.tokens import (
+from chat.llm.tokens import (
     cached_encoding_file,
     count_message_tokens,
     count_messages_tokens,
@@ -34,7 +34,7 @@ sys.addaudithook(
     if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname") else None
 )
 started = time.perf_counter()
-from chat import tokens
+from chat.llm import tokens
 from langchain_core.messages import HumanMessage
 result = {
     "approximate": tokens.tokens_are_approximate(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.errors import InvalidInput, ModelError, NotFound
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
 from tests.support.factories import chat_turn, make_user
@@ -18,7 +18,7 @@ def rows(services: Services, user_id, conversation_id):  # type: ignore[no-untyp
 
 def test_a_turn_stores_question_and_streamed_answer(services: Services) -> None:
     alice = make_user(services)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="My name is Alice.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="My name is Alice.")
     chunks = list(turn.stream())
     assert len(chunks) > 3  # streamed, not one block
     stored = rows(services, alice.id, turn.conversation_id)
@@ -39,14 +39,14 @@ def test_question_is_stored_before_the_model_is_called(
         sessions=services.sessions,
         model_factory=lambda name: OfflineChatModel(fail_with="model exploded"),
     )
-    turn = failing.chat.send(user_id=alice.id, conversation_id=None, text="Are you there?")
+    turn = failing.turns.send(user_id=alice.id, conversation_id=None, text="Are you there?")
     with pytest.raises(ModelError):
         list(turn.stream())
     assert turn.outcome.status == "error"
     stored = rows(services, alice.id, turn.conversation_id)
     assert stored == [("human", "complete", "Are you there?"), ("ai", "error", "")]
     # retry with a working model completes the same rows: no duplicates
-    retry = services.chat.retry(
+    retry = services.turns.retry(
         user_id=alice.id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
     )
     answer = "".join(retry.stream())
@@ -58,7 +58,7 @@ def test_question_is_stored_before_the_model_is_called(
 
 def test_stopped_stream_keeps_partial_text_marked_interrupted(services: Services) -> None:
     alice = make_user(services)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
     stream = turn.stream()
     seen = [next(stream), next(stream), next(stream)]
     stream.close()  # what Streamlit does when the user presses stop
@@ -75,7 +75,7 @@ def test_retry_only_for_the_last_stopped_answer(services: Services) -> None:
     conversation_id, _ = chat_turn(services, alice, "hello")
     view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
     with pytest.raises(InvalidInput):
-        services.chat.retry(
+        services.turns.retry(
             user_id=alice.id, conversation_id=conversation_id, reply_id=view.messages[-1].id
         )
 
@@ -84,7 +84,7 @@ def test_another_user_cannot_write_into_a_conversation(services: Services) -> No
     alice, bob = make_user(services), make_user(services)
     conversation_id, _ = chat_turn(services, alice, "mine")
     with pytest.raises(NotFound):
-        services.chat.send(user_id=bob.id, conversation_id=conversation_id, text="intrusion")
+        services.turns.send(user_id=bob.id, conversation_id=conversation_id, text="intrusion")
     assert len(rows(services, alice.id, conversation_id)) == 2
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from chat.models import Conversation, Message
+from chat.storage.tables import Conversation, Message
 from tests.support.app_server import offline_app
 from tests.support.artifacts import screenshot_everything
 from tests.support.browser import log_in, send, wait_for_cookie, wait_idle

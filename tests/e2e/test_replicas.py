@@ -30,7 +30,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL
 
-from chat.db import alembic_config
+from chat.storage.db import alembic_config
 from tests.support.app_server import running_app
 from tests.support.browser import log_in, send, wait_for_cookie, wait_idle
 from tests.support.factories import PASSWORD

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from chat import repository
+from chat.storage import repository
 from pages.parts.messages import LOST_ANSWER_NOTE
 from tests.support.app_server import offline_env, started_app
 from tests.support.browser import click_until, log_in, send, wait_for_cookie, wait_idle

@@ -14,9 +14,9 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from chat.errors import DatabaseBusy, DatabaseUnavailable
-from chat.liveness import Liveness
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.storage.liveness import Liveness
 from tests.support.factories import chat_turn, make_user
 from tests.support.own_postgres import OwnPostgres
 from tests.support.postgres import fresh_database
@@ -72,7 +72,7 @@ def test_database_down_is_a_sentence_and_the_next_call_recovers(
 
     own_pg.stop()
     with pytest.raises(DatabaseUnavailable) as failure:
-        services.chat.send(user_id=alice.id, conversation_id=conversation_id, text="Lost?")
+        services.turns.send(user_id=alice.id, conversation_id=conversation_id, text="Lost?")
     assert failure.value.user_message == (
         "The database is not reachable right now. Your text was not lost; try again."
     )
@@ -146,7 +146,7 @@ def test_pool_exhausted_waits_then_says_the_app_is_busy(
         holder.exec_driver_sql("SELECT 1")
         try:
             with pytest.raises(DatabaseBusy) as failure:
-                services.chat.send(
+                services.turns.send(
                     user_id=alice.id, conversation_id=conversation_id, text="Second message."
                 )
         finally:
@@ -191,10 +191,10 @@ def test_an_answer_is_stored_when_the_pool_frees_up_after_the_stream(
     services = build_services(
         app_settings(settings, scratch_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.3)
     )
-    turns_log = logging.getLogger("chat.turns")
+    turns_log = logging.getLogger("chat.turn.engine")
     try:
         alice = make_user(services)
-        turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hello there.")
+        turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hello there.")
         chunks = turn.stream()
         first = next(chunks)  # the history has been read; no connection is checked out now
         holder = services.engine.connect()  # the only connection, taken by someone else

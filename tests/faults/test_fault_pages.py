@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chat import runtime
 from chat.errors import DatabaseBusy
 from chat.services import Services
 from chat.settings import get_settings
+from pages.support import runtime
 from tests.pages.conftest import (  # the page fixtures, reused as they are
     _no_legacy_pages_mode,
     app_services,

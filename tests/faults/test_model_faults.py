@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-from chat.conversations import StoredMessage
+from chat.conversations.service import StoredMessage
 from chat.errors import ModelError
 from chat.services import Services, build_services
-from chat.turns import Turn
+from chat.turn.engine import Turn
 from tests.support.factories import make_user
 from tests.support.openai_server import FakeOpenAIServer
 
@@ -44,7 +44,7 @@ def retry_and_finish(
 ) -> str:
     """The user presses Retry under the failed answer; this time the endpoint answers."""
     server.enqueue_reply("Here is the whole answer.")
-    retry = services.chat.retry(
+    retry = services.turns.retry(
         user_id=user_id, conversation_id=turn.conversation_id, reply_id=turn.reply_id
     )
     assert (retry.human_id, retry.reply_id) == (turn.human_id, turn.reply_id)  # same rows
@@ -63,7 +63,7 @@ def test_http_500s_are_retried_with_backoff_then_the_answer_streams(
     openai_server.enqueue_error(500, retry_after=0.05)
     openai_server.enqueue_error(503, retry_after=0.05)
     openai_server.enqueue_reply("Back on my feet.")
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Are you there?")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Are you there?")
     assert "".join(turn.stream()) == "Back on my feet."
     assert len(openai_server.chat_requests) == 3
     assert rows(services, alice.id, turn.conversation_id) == [
@@ -79,7 +79,7 @@ def test_http_500_that_persists_gives_a_sentence_and_retry_reuses_the_rows(
     alice = make_user(services)
     for _ in range(3):
         openai_server.enqueue_error(500, message="upstream exploded", retry_after=0.05)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Are you there?")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Are you there?")
     with pytest.raises(ModelError) as failure:
         list(turn.stream())
     sentence = failure.value.user_message
@@ -109,7 +109,7 @@ def test_stream_dropped_before_its_first_word_is_retried_unseen(
     alice = make_user(services)
     openai_server.enqueue_drop(after_tokens=0, text="never shown")
     openai_server.enqueue_reply("Second time lucky.")
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hello?")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hello?")
     chunks = list(turn.stream())
     assert "".join(chunks) == "Second time lucky."
     assert len(openai_server.chat_requests) == 2
@@ -129,7 +129,7 @@ def test_streams_that_keep_dropping_before_the_first_word_stop_after_the_retry_b
     alice = make_user(services)
     for _ in range(3):
         openai_server.enqueue_drop(after_tokens=0)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Hello?")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hello?")
     with pytest.raises(ModelError) as failure:
         list(turn.stream())
     assert failure.value.user_message == (
@@ -149,7 +149,7 @@ def test_connection_dropped_mid_stream_keeps_the_words_shown_and_is_not_retried(
     services = configured(endpoint_services, model_max_retries=2)
     alice = make_user(services)
     openai_server.enqueue_drop(after_tokens=3, text="one two three four five six")
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Count for me")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Count for me")
     seen: list[str] = []
     with pytest.raises(ModelError) as failure:
         for chunk in turn.stream():
@@ -183,7 +183,7 @@ def test_slow_stream_that_stops_ends_with_a_sentence_and_keeps_what_arrived(
     openai_server.enqueue_stall(
         after_tokens=3, seconds=10, text="slowly but surely here it comes", token_delay=0.2
     )
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Take your time")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Take your time")
     seen: list[str] = []
     with pytest.raises(ModelError) as failure:
         for chunk in turn.stream():
@@ -212,7 +212,7 @@ def test_no_answer_within_the_timeout_is_retried_then_explained(
     alice = make_user(services)
     openai_server.enqueue_hang(5)
     openai_server.enqueue_hang(5)
-    turn = services.chat.send(user_id=alice.id, conversation_id=None, text="Anyone home?")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Anyone home?")
     with pytest.raises(ModelError) as failure:
         list(turn.stream())
     assert failure.value.user_message == (

@@ -1,7 +1,7 @@
 """An app process dies mid-answer: its pending answers are recognised at once (its liveness
 lock is free) and settled as interrupted, while those of a live process are left alone.
 
-Each "process" here is a ChatService with its own Liveness (its own lock connection), over
+Each "process" here is a TurnEngine with its own Liveness (its own lock connection), over
 the test's transaction; `stop()` is what the death of the process does to its lock.
 """
 
@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import URL
 
-from chat.liveness import Liveness
-from chat.offline_model import OfflineChatModel
+from chat.llm.offline import OfflineChatModel
 from chat.services import Services
-from chat.turns import ChatService
+from chat.storage.liveness import Liveness
+from chat.turn.engine import TurnEngine
 from tests.support.factories import make_user
 
 
 @dataclass
 class Process:
-    chat: ChatService
+    turns: TurnEngine
     liveness: Liveness
 
     def die(self) -> None:
@@ -40,13 +40,13 @@ def process(services: Services, database_url: URL) -> Iterator[Callable[[], Proc
     def start() -> Process:
         liveness = Liveness(database_url).start()
         started.append(liveness)
-        chat = ChatService(
+        chat = TurnEngine(
             sessions=services.sessions,
             settings=services.settings,
             model_factory=lambda name: OfflineChatModel(token_delay=0.0),
             liveness=liveness,
         )
-        return Process(chat=chat, liveness=liveness)
+        return Process(turns=chat, liveness=liveness)
 
     yield start
     for liveness in started:
@@ -65,8 +65,8 @@ def test_answers_of_a_dead_process_are_interrupted_when_the_conversation_opens(
     dying, living = process(), process()
     # Each has stored its question and an empty answer and is "streaming" (never iterated
     # here: a dead process runs no more code, not even its clean-up).
-    lost = dying.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
-    busy = living.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about coffee.")
+    lost = dying.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    busy = living.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about coffee.")
 
     # While both live, a reader (another tab, another replica) sees both in progress.
     assert statuses(services, alice.id, lost.conversation_id) == [
@@ -84,7 +84,7 @@ def test_answers_of_a_dead_process_are_interrupted_when_the_conversation_opens(
     ]
 
     # The interrupted answer is retried in place by the surviving process.
-    retry = living.chat.retry(
+    retry = living.turns.retry(
         user_id=alice.id, conversation_id=lost.conversation_id, reply_id=lost.reply_id
     )
     assert "".join(retry.stream())
@@ -101,9 +101,9 @@ def test_the_next_turn_settles_a_dead_process_answer_first(
 ) -> None:
     alice = make_user(services)
     dying, living = process(), process()
-    lost = dying.chat.send(user_id=alice.id, conversation_id=None, text="My name is Ada.")
+    lost = dying.turns.send(user_id=alice.id, conversation_id=None, text="My name is Ada.")
     dying.die()
-    turn = living.chat.send(
+    turn = living.turns.send(
         user_id=alice.id, conversation_id=lost.conversation_id, text="What is my name?"
     )
     assert "Your name is Ada" in "".join(turn.stream())  # the question itself was kept
@@ -122,7 +122,7 @@ def test_a_live_answer_settled_by_mistake_is_corrected_when_it_ends(
     for a moment; its answer, when it ends, still gets the final word."""
     alice = make_user(services)
     streaming = process()
-    turn = streaming.chat.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    turn = streaming.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
     chunks = turn.stream()
     first = next(chunks)
     streaming.die()

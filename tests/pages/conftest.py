@@ -16,9 +16,9 @@ from sqlalchemy.engine import URL
 from streamlit.runtime.scriptrunner import script_runner as script_runner_module
 from streamlit.testing.v1 import AppTest
 
-from chat import runtime
 from chat.services import Services
 from chat.settings import get_settings
+from pages.support import runtime
 from tests.support.factories import PASSWORD, make_user
 
 ENTRY_POINT = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chat import lab
+from chat.conversations import lab
 from chat.services import Services
 from tests.pages.test_memory_lab import lab_page
 from tests.support.bad_input import (

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.services import Services
 from tests.pages.test_chat import chat_messages, query_value
 from tests.support.factories import chat_turn, make_user
@@ -103,7 +103,7 @@ def test_load_more_pages_the_list(
 ) -> None:
     user = make_user(app_services)
     for index in range(32):
-        app_services.chat.new_conversation(user_id=user.id, title=f"Chat {index}")
+        app_services.turns.new_conversation(user_id=user.id, title=f"Chat {index}")
     app = signed_in(username=user.username)
     rows = lambda: [b for b in app.button if b.key and b.key.startswith("conv-")]  # noqa: E731
     assert len(rows()) == 30

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from chat import runtime
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.services import Services
+from pages.support import runtime
 from tests.support.factories import chat_turn, make_user
 
 LAB = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from chat.accounts import Account
+from chat.auth.accounts import Account
 from chat.services import Services
 
 _counter = itertools.count(1)
@@ -23,7 +23,7 @@ def chat_turn(
     services: Services, user: Account, text: str, conversation_id: uuid.UUID | None = None
 ) -> tuple[uuid.UUID, str]:
     """Run one full turn; returns (conversation id, streamed answer)."""
-    turn = services.chat.send(user_id=user.id, conversation_id=conversation_id, text=text)
+    turn = services.turns.send(user_id=user.id, conversation_id=conversation_id, text=text)
     answer = "".join(turn.stream())
     return turn.conversation_id, answer
 
@@ -51,9 +51,9 @@ def clocked(services: Services, clock: Clock, **settings: object) -> Services:
     """The same services over the same transaction, with `clock` and changed settings."""
     import dataclasses
 
-    from chat.accounts import AccountService
-    from chat.admin import AdminService
-    from chat.registration import Registration
+    from chat.auth.accounts import AccountService
+    from chat.auth.admin import AdminService
+    from chat.auth.registration import Registration
 
     config = services.settings.model_copy(update=settings)
     accounts = AccountService(sessions=services.sessions, settings=config, clock=clock)

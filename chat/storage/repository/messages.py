@@ -1,0 +1,447 @@
+"""Messages: appending turns, settling them, the bounded reads the memory strategies use,
+and the counts behind the per-user limits.
+
+Part of chat.storage.repository (see its docstring).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Integer,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from chat.errors import NotFound
+from chat.storage.repository.conversations import get_conversation, touch_conversation
+from chat.storage.repository.processes import process_alive
+from chat.storage.tables import (
+    Conversation,
+    Message,
+)
+
+# --- messages --------------------------------------------------------------------------
+
+
+def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    """The next message position. The caller holds the conversation's row lock
+    (get_conversation with lock=True, or open_conversation), so concurrent writers
+    queue up instead of reading the same position."""
+    last = session.scalar(
+        select(Message.position)
+        .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        .order_by(Message.position.desc())
+        .limit(1)
+    )
+    return (last or 0) + 1
+
+
+def add_message(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    role: str,
+    content: str,
+    token_count: int,
+    status: str = "complete",
+    message_id: uuid.UUID | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    """Append a message. If `message_id` already exists in this conversation, keep the
+    stored row (idempotent: a retried save never duplicates)."""
+    if message_id is not None:
+        existing = session.scalar(
+            select(Message).where(
+                Message.id == message_id,
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+            )
+        )
+        if existing is not None:
+            return existing
+    get_conversation(session=session, user_id=user_id, conversation_id=conversation_id, lock=True)
+    position = next_position(session=session, user_id=user_id, conversation_id=conversation_id)
+    message = Message(
+        id=message_id or uuid.uuid4(),
+        conversation_id=conversation_id,
+        user_id=user_id,
+        position=position,
+        role=role,
+        content=content,
+        status=status,
+        token_count=token_count,
+        meta=meta or {},
+    )
+    _append(session=session, user_id=user_id, conversation_id=conversation_id, rows=[message])
+    return message
+
+
+def _append(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, rows: Sequence[Message]
+) -> None:
+    """Write new rows and mark their conversation as active (the sidebar's order)."""
+    session.add_all(rows)
+    session.flush()
+    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+
+
+def complete_pending_reply(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    content: str,
+    token_count: int,
+) -> bool:
+    """Fill a pending AI placeholder with its final text. Rows already finalised
+    (interrupted, error, complete) are left alone. Returns whether a row changed."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.role == "ai",
+            Message.status == "pending",
+        )
+        .values(content=content, token_count=token_count, status="complete", updated_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_message(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    status: str,
+    content: str | None = None,
+    token_count: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Final word of the turn service on a message: status, text the user saw, metadata."""
+    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+    if content is not None:
+        values["content"] = content
+    if token_count is not None:
+        values["token_count"] = token_count
+    if meta is not None:
+        values["meta"] = Message.meta.op("||")(cast(meta, JSONB))
+    result = session.execute(
+        update(Message).where(Message.id == message_id, Message.user_id == user_id).values(**values)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("message not found")
+
+
+def get_message(*, session: Session, user_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id, Message.user_id == user_id)
+    )
+    if message is None:
+        raise NotFound("message not found")
+    return message
+
+
+class ViewRow(Protocol):
+    """What a memory view needs of a stored message (a Message has it all; the views' own
+    reads select just these columns, skipping the metadata and the ORM's bookkeeping)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def token_count(self) -> int: ...
+
+
+# Limits and offsets written into the statement when it runs, not bound: PostgreSQL then
+# plans the prepared statement once (a generic plan) instead of on every execution.
+_ROW_LIMIT = bindparam("row_limit", type_=Integer, literal_execute=True)
+
+
+def _in_owned_conversation() -> tuple[Any, Any]:
+    """Scoping for the views' reads: messages of the conversation bound as `conversation`,
+    provided it belongs to the user bound as `owner`. The ownership test runs once per
+    query (a constant subquery), leaving the (conversation_id, position) index as the one
+    way to read the rows, newest first; a filter on messages.user_id tempted the planner to
+    combine it with the user's index and sort the whole conversation."""
+    conversation = bindparam("conversation", type_=Uuid())
+    owned = exists().where(
+        Conversation.id == conversation, Conversation.user_id == bindparam("owner", type_=Uuid())
+    )
+    return Message.conversation_id == conversation, owned
+
+
+_VIEW_COLUMNS = (
+    Message.id,
+    Message.position,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.token_count,
+)
+
+
+def recent_view_rows(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int,
+    before_position: int | None = None,
+) -> list[ViewRow]:
+    """recent_messages for a memory view: the last `limit` rows (oldest first), read
+    backwards along the position index, with only the columns a view uses."""
+    rows = session.execute(
+        _recent_view_statement(before_position is not None),
+        {
+            "owner": user_id,
+            "conversation": conversation_id,
+            "row_limit": limit,
+            "before": before_position,
+        },
+    ).all()
+    return cast_rows(reversed(rows))
+
+
+@functools.cache
+def _recent_view_statement(before: bool) -> Executable:
+    # Built once (every turn's view reads through it); the values are bound per call.
+    query = select(*_VIEW_COLUMNS).where(*_in_owned_conversation())
+    if before:
+        query = query.where(Message.position < bindparam("before"))
+    return query.order_by(Message.position.desc()).limit(
+        bindparam("row_limit", type_=Integer, literal_execute=True)
+    )
+
+
+def cast_rows(rows: Iterable[Any]) -> list[ViewRow]:
+    """Rows of _VIEW_COLUMNS as what they are to a view (they carry those attributes)."""
+    return list(rows)
+
+
+def recent_messages(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int,
+    before_position: int | None = None,
+) -> list[Message]:
+    """The last `limit` messages (oldest first), read backwards along the position index."""
+    query = select(Message).where(
+        Message.conversation_id == conversation_id, Message.user_id == user_id
+    )
+    if before_position is not None:
+        query = query.where(Message.position < before_position)
+    rows = session.scalars(query.order_by(Message.position.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
+def messages_from(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, start_position: int
+) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.position >= start_position,
+            )
+            .order_by(Message.position)
+        ).all()
+    )
+
+
+def last_turns(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, turns: int
+) -> list[ViewRow]:
+    """The messages from the `turns`-th most recent settled question on (all of them when
+    there are fewer), oldest first: a window's view, in one statement in the usual case.
+
+    The statement reads backwards from the newest message, at most a few rows per turn
+    (a bounded index scan whatever the conversation's length; the planner cannot
+    estimate a range whose start is only known while the query runs, and would scan the
+    table). Should the window reach further back than that, its rows are read by range."""
+    rows = session.execute(
+        _last_turns_statement(),
+        {
+            "owner": user_id,
+            "conversation": conversation_id,
+            "skip": turns - 1,
+            "row_limit": 4 * turns + 8,
+        },
+    ).all()
+    if rows and rows[0].position > rows[0].window_start:  # longer than the rows read
+        return cast_rows(
+            session.execute(
+                _messages_from_statement(),
+                {
+                    "owner": user_id,
+                    "conversation": conversation_id,
+                    "start": rows[0].window_start,
+                },
+            ).all()
+        )
+    return cast_rows(rows)
+
+
+@functools.cache
+def _last_turns_statement() -> Executable:
+    # Built once (every turn of a window conversation reads through it).
+    mine = _in_owned_conversation()
+    start = select(
+        func.coalesce(
+            select(Message.position)
+            .where(
+                *mine,
+                Message.role == literal_column("'human'"),
+                Message.status != literal_column("'pending'"),
+            )
+            .order_by(Message.position.desc())
+            .offset(bindparam("skip", type_=Integer, literal_execute=True))
+            .limit(literal_column("1"))
+            .scalar_subquery(),
+            literal_column("1"),
+        ).label("position")
+    ).cte("window_start")  # read once, used twice
+    newest = (
+        select(*_VIEW_COLUMNS)
+        .where(*mine)
+        .order_by(Message.position.desc())
+        .limit(_ROW_LIMIT)
+        .subquery()
+    )
+    return (
+        select(newest, start.c.position.label("window_start"))
+        .select_from(newest.join(start, newest.c.position >= start.c.position))
+        .order_by(newest.c.position)
+    )
+
+
+@functools.cache
+def _messages_from_statement() -> Executable:
+    return (
+        select(*_VIEW_COLUMNS)
+        .where(*_in_owned_conversation(), Message.position >= bindparam("start"))
+        .order_by(Message.position)
+    )
+
+
+def count_messages(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        )
+        or 0
+    )
+
+
+def settle_stale_turns(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, older_than: timedelta
+) -> int:
+    """Turns left pending by a process that is gone: the question stays, the answer is marked
+    interrupted. An answer that names its process (meta `instance`, see chat/storage/liveness.py) is
+    abandoned as soon as that process's lock is free; any answer is abandoned once pending
+    for longer than `older_than`. Returns how many rows changed."""
+    cutoff = func.now() - older_than
+    instance = Message.meta["instance"].astext
+    abandoned = or_(
+        Message.updated_at < cutoff,
+        and_(instance.is_not(None), ~process_alive(cast(instance, BigInteger))),
+    )
+    scope = (
+        Message.conversation_id == conversation_id,
+        Message.user_id == user_id,
+        Message.status == "pending",
+    )
+    questions_at = session.scalars(
+        update(Message)
+        .where(*scope, Message.role == "ai", abandoned)
+        .values(status="interrupted", updated_at=func.now())
+        .returning(Message.position - 1)
+    ).all()
+    if not questions_at:  # the usual case: one indexed look at the pending rows, no write
+        return 0
+    # A question and its answer are set pending together, so they are settled together.
+    humans = session.execute(
+        update(Message)
+        .where(*scope, Message.role == "human", Message.position.in_(questions_at))
+        .values(status="complete")
+    )
+    return len(questions_at) + int(humans.rowcount)  # type: ignore[attr-defined]
+
+
+def messages_between(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    first_position: int,
+    last_position: int,
+    limit: int,
+) -> list[Message]:
+    """Messages with first_position <= position <= last_position, oldest first, at most
+    `limit` (a range scan on the position index: summarisers read in bounded batches)."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.position >= first_position,
+                Message.position <= last_position,
+            )
+            .order_by(Message.position)
+            .limit(limit)
+        ).all()
+    )
+
+
+def last_settled_position(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> int:
+    """Position of the newest message that is not a turn still in flight (0 when none)."""
+    return (
+        session.scalar(
+            select(Message.position)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.status != "pending",
+            )
+            .order_by(Message.position.desc())
+            .limit(1)
+        )
+        or 0
+    )

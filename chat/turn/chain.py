@@ -1,0 +1,79 @@
+"""The one path by which history enters the model.
+
+`prompt | model`, wrapped in RunnableWithMessageHistory keyed on (user_id, conversation_id)
+through `history_factory_config`. The last step stamps the reply with the id of the
+placeholder row the turn service stored, so the history's save completes that row instead
+of appending a second answer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core._api.deprecation import LangChainDeprecationWarning
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessageChunk
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig, RunnableGenerator
+from langchain_core.runnables.history import RunnableWithMessageHistory
+
+from chat.turn.history import HistoryFactory
+
+PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", "{system_prompt}"),
+        MessagesPlaceholder("history"),
+        MessagesPlaceholder("input"),
+    ]
+)
+
+HISTORY_FACTORY_CONFIG = [
+    ConfigurableFieldSpec(
+        id="user_id",
+        annotation=str,
+        name="User id",
+        description="Owner of the conversation.",
+        default="",
+        is_shared=True,
+    ),
+    ConfigurableFieldSpec(
+        id="conversation_id",
+        annotation=str,
+        name="Conversation id",
+        description="The conversation whose memory is used.",
+        default="",
+        is_shared=True,
+    ),
+]
+
+
+def _stamp_reply_id(
+    chunks: Iterator[BaseMessageChunk], config: RunnableConfig
+) -> Iterator[BaseMessageChunk]:
+    reply_id = (config.get("metadata") or {}).get("reply_id")
+    for chunk in chunks:
+        yield chunk.model_copy(update={"id": reply_id}) if reply_id else chunk
+
+
+def build_chain(*, model: BaseChatModel, history_factory: HistoryFactory) -> Any:
+    """Build the chain for one model. Inputs: {"input": [HumanMessage], "system_prompt": str};
+    config: {"configurable": {"user_id", "conversation_id"}, "metadata": {"reply_id"}}."""
+    runnable = PROMPT | model | RunnableGenerator(_stamp_reply_id)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        # RunnableWithMessageHistory is deprecated since langchain-core 1.3.3 (removal in
+        # 2.0). The product requires it, langchain-core is pinned below 2, and this is the
+        # only place it is built: silence exactly that warning, here.
+        warnings.filterwarnings(
+            "ignore",
+            message="RunnableWithMessageHistory is deprecated",
+            category=LangChainDeprecationWarning,
+        )
+        return RunnableWithMessageHistory(
+            runnable,
+            history_factory,
+            input_messages_key="input",
+            history_messages_key="history",
+            history_factory_config=HISTORY_FACTORY_CONFIG,
+        )
