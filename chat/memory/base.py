@@ -20,10 +20,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.llm.tokens import stored_message_tokens
 from chat.storage import repository
-from chat.storage.repository import OpenedConversation, ViewRow
+from chat.storage.repository import ViewRow
 
 # Rows that are part of what the model may see: not a turn still in flight, not a failure.
 CONTEXT_STATUSES = frozenset({"complete", "interrupted"})
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a strategy reads one turn's view for: whose conversation, the system prompt
+    the turn sends (budgets count it) and the new input (strategies may look things up by
+    it). The input itself is never part of the view."""
+
+    user_id: uuid.UUID
+    conversation_id: uuid.UUID
+    system_prompt: str = ""
+    question: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,19 +75,8 @@ class MemoryStrategy(ABC):
         self.params = {**self.defaults, **(params or {})}
 
     @abstractmethod
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
-        """Read the context with a bounded query. What the caller knows already need not be
-        read again: `system_prompt`, the prompt this turn sends; `opened`, the conversation
-        as the turn's first statement found it (for the summary strategies: the summary
-        and the last settled position), current unless rows changed since."""
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        """Read the context for `request` with bounded queries."""
 
     def after_turn(  # noqa: B027 (optional hook: stateless strategies keep the default)
         self,

@@ -6,7 +6,6 @@ chat/memory/base.py, the two summary strategies in chat/memory/summaries.py.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from chat.memory.base import (
     CONTEXT_STATUSES,
     ContextView,
     MemoryStrategy,
+    ViewRequest,
     page_size,
     row_cost,
     tail_within,
@@ -23,7 +23,6 @@ from chat.memory.base import (
 )
 from chat.memory.summaries import RunningSummary, SummaryBuffer
 from chat.storage import repository
-from chat.storage.repository import OpenedConversation
 
 __all__ = [
     "CONTEXT_STATUSES",
@@ -34,6 +33,7 @@ __all__ = [
     "RunningSummary",
     "SummaryBuffer",
     "TokenBudget",
+    "ViewRequest",
     "Window",
     "strategy_for",
     "to_langchain",
@@ -45,15 +45,8 @@ class FullBuffer(MemoryStrategy):
     label = "Full buffer"
     description = "Every stored message, however long the conversation grows."
 
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        user_id, conversation_id = request.user_id, request.conversation_id
         rows = repository.messages_from(
             session=session, user_id=user_id, conversation_id=conversation_id, start_position=1
         )
@@ -66,15 +59,8 @@ class Window(MemoryStrategy):
     description = "The last k exchanges verbatim; anything older is forgotten."
     defaults: ClassVar[dict[str, Any]] = {"k": 10}
 
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        user_id, conversation_id = request.user_id, request.conversation_id
         rows = repository.last_turns(
             session=session,
             user_id=user_id,
@@ -93,19 +79,9 @@ class TokenBudget(MemoryStrategy):
     )
     defaults: ClassVar[dict[str, Any]] = {"max_tokens": 1000}
 
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
-        if system_prompt is None:
-            system_prompt = repository.get_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id
-            ).system_prompt
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        user_id, conversation_id = request.user_id, request.conversation_id
+        system_prompt = request.system_prompt
         budget = int(self.params["max_tokens"])
         # The newest page holds the pending question (this turn's input): it counts too.
         newest = repository.recent_view_rows(

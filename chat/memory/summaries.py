@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import SummaryFailed
 from chat.llm.tokens import count_text_tokens
-from chat.memory.base import ContextView, MemoryStrategy, tail_within, to_langchain
+from chat.memory.base import ContextView, MemoryStrategy, ViewRequest, tail_within, to_langchain
 from chat.memory.summariser import summarise
 from chat.storage import repository
 from chat.storage.db import unit_of_work
-from chat.storage.repository import OpenedConversation, SummaryState, ViewRow
+from chat.storage.repository import SummaryState, ViewRow
 
 log = logging.getLogger(__name__)
 
@@ -151,25 +151,14 @@ class RunningSummary(_Summarised):
     label = "Running summary"
     description = "A summary of everything so far, updated after each answer, plus the new input."
 
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
-        summary: SummaryState | None
-        if opened is not None:
-            summary, end = opened.summary, opened.last_settled
-        else:
-            summary, end = repository.summary_and_last_settled(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                strategy=self.name,
-            )
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        user_id, conversation_id = request.user_id, request.conversation_id
+        summary, end = repository.summary_and_last_settled(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            strategy=self.name,
+        )
         return self._view(
             session=session,
             user_id=user_id,
@@ -217,31 +206,19 @@ class SummaryBuffer(_Summarised):
             )
         return rows, last_settled + 1
 
-    def load(
-        self,
-        *,
-        session: Session,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        system_prompt: str | None = None,
-        opened: OpenedConversation | None = None,
-    ) -> ContextView:
+    def load(self, session: Session, request: ViewRequest) -> ContextView:
+        user_id, conversation_id = request.user_id, request.conversation_id
         buffer, start = self._buffer(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
-            last_settled=opened.last_settled if opened is not None else None,
         )
-        summary: SummaryState | None
-        if opened is not None:
-            summary = opened.summary
-        else:
-            summary, _ = repository.summary_and_last_settled(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                strategy=self.name,
-            )
+        summary, _ = repository.summary_and_last_settled(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            strategy=self.name,
+        )
         return self._view(
             session=session,
             user_id=user_id,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import NotFound
 from chat.llm.tokens import count_message_tokens
-from chat.memory.strategies import ContextView, MemoryStrategy, strategy_for
+from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 
@@ -73,7 +73,7 @@ class PostgresChatHistory(BaseChatMessageHistory):
         if view is None:
             with unit_of_work(self.sessions) as session:
                 view = self.strategy.load(
-                    session=session, user_id=self.user_id, conversation_id=self.conversation_id
+                    session, ViewRequest(user_id=self.user_id, conversation_id=self.conversation_id)
                 )
         self.last_view = view
         return list(view.messages)
@@ -186,7 +186,10 @@ def history_factory(
                     session=session, user_id=uid, conversation_id=cid
                 )
                 strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
-                view = strategy.load(session=session, user_id=uid, conversation_id=cid)
+                request = ViewRequest(
+                    user_id=uid, conversation_id=cid, system_prompt=conversation.system_prompt
+                )
+                view = strategy.load(session, request)
         return PostgresChatHistory(
             sessions=sessions,
             user_id=uid,

@@ -29,7 +29,7 @@ from chat.llm.tokens import (
     stored_message_tokens,
     tokens_are_approximate,
 )
-from chat.memory.strategies import ContextView, MemoryStrategy, strategy_for
+from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import single_statement, unit_of_work
@@ -282,11 +282,10 @@ def _read_view(
     changed since `opened` was read, so the strategy may start from what it holds."""
     setup.memory = strategy_for(opened.memory_strategy, opened.memory_params)
     setup.view = setup.memory.load(
-        session=session,
-        user_id=user_id,
-        conversation_id=conversation_id,
-        system_prompt=setup.system_prompt,
-        opened=opened if current else None,
+        session,
+        ViewRequest(
+            user_id=user_id, conversation_id=conversation_id, system_prompt=setup.system_prompt
+        ),
     )
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from chat.auth.accounts import Account
 from chat.llm.tokens import count_text_tokens
 from chat.memory.base import row_cost, tail_within
-from chat.memory.strategies import strategy_for
 from chat.services import Services
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -142,26 +141,3 @@ def test_switching_strategy_never_rewrites_messages(services: Services) -> None:
     after = services.conversations.open(user_id=alice.id, conversation_id=cid).messages
     assert [(m.id, m.content) for m in after[: len(before)]] == [(m.id, m.content) for m in before]
     assert sizes["summary"] < sizes["full"]
-
-
-def test_a_view_from_what_the_turn_opened_equals_a_view_read_afresh(services: Services) -> None:
-    """The summary strategies start a turn's view from the summary and the last settled
-    position the turn's first statement returned; that view is the one they read alone,
-    with a summary, without one, and with a gap the summary does not cover yet."""
-    alice = make_user(services)
-    cid = conversation_with(services, alice, 3)
-    for name, params in (("summary", {}), ("summary_buffer", {"max_tokens": 60})):
-        use(services, alice, cid, name, **params)
-        for step in range(3):
-            with unit_of_work(services.sessions) as session:
-                opened = repository.open_conversation(
-                    session=session, user_id=alice.id, conversation_id=cid
-                )
-                assert (opened.summary is None) == (step == 0)
-                strategy = strategy_for(opened.memory_strategy, opened.memory_params)
-                handed = strategy.load(
-                    session=session, user_id=alice.id, conversation_id=cid, opened=opened
-                )
-                alone = strategy.load(session=session, user_id=alice.id, conversation_id=cid)
-            assert handed == alone and handed.messages
-            turn(services, alice, f"Give me three tips about theme {step}.", cid)
