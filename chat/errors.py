@@ -52,10 +52,6 @@ class ModelError(ChatError):
     user_message = "The model did not answer. Your message is saved; you can retry."
 
 
-class AuthError(ChatError):
-    user_message = "You are not signed in, or your session has ended. Please log in again."
-
-
 class Throttled(ChatError):
     """Too many failed attempts from this account or client; it clears by itself."""
 
@@ -69,9 +65,24 @@ class Forbidden(ChatError):
 
 
 class LimitReached(ChatError):
-    """A per-user limit (messages per minute, daily tokens); the text is kept for later."""
+    """A per-user limit (messages per minute, daily tokens); the text is kept for later.
+    `retry_after`: seconds until the limit allows another message, when known."""
 
     user_message = "You have reached a usage limit. Your text was not sent; try again later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class AnswerInProgress(InvalidInput):
+    """One answer at a time per conversation: a question sent while one is still arriving
+    waits for it (the page sends it once the answer ends; the API says so)."""
+
+    user_message = (
+        "An answer is still arriving in this conversation. Send your message when it has "
+        "finished, or stop it first."
+    )
 
 
 class SummaryFailed(ChatError):

@@ -38,7 +38,9 @@ class Services:
     liveness: Liveness | None = None
 
     def close(self) -> None:
-        """Release the liveness lock and the pool (when a cache drops these services)."""
+        """Let answers in flight end, then release the liveness lock and the pool (when a
+        cache drops these services)."""
+        self.turns.drain(timeout=10)
         if self.liveness is not None:
             self.liveness.stop()
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,9 +61,28 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def sessions(connection: Connection) -> sessionmaker[Session]:
-    """Sessions that join the test's transaction: their commits become savepoints."""
+    """Sessions that join the test's transaction: their commits become savepoints. The
+    turn engine's worker threads use them too, on the test's one connection, so a session
+    holds that connection for itself while it is open."""
+
+    class SerialSession(Session):
+        one_at_a_time = threading.RLock()
+
+        def __enter__(self) -> SerialSession:
+            self.one_at_a_time.acquire()
+            return super().__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            try:
+                super().__exit__(*exc)  # type: ignore[arg-type]
+            finally:
+                self.one_at_a_time.release()
+
     return sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        bind=connection,
+        class_=SerialSession,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
     )
 
 
@@ -82,14 +102,32 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def services(
     settings: Settings, connection: Connection, sessions: sessionmaker[Session]
-) -> Services:
-    """The app's real services over the test transaction, with the offline model."""
-    return build_services(
+) -> Iterator[Services]:
+    """The app's real services over the test transaction, with the offline model. Answers
+    still generating when the test ends finish before its transaction is rolled back."""
+    built = build_services(
         settings,
         engine=connection.engine,
         sessions=sessions,
         model_factory=lambda name: OfflineChatModel(),
     )
+    yield built
+    assert built.turns.drain(timeout=60), "an answer was still generating after 60 s"
+
+
+@pytest.fixture
+def slow_services(
+    settings: Settings, connection: Connection, sessions: sessionmaker[Session]
+) -> Iterator[Services]:
+    """As `services`, with an offline model that takes 50 ms a word: time to stop it."""
+    built = build_services(
+        settings,
+        engine=connection.engine,
+        sessions=sessions,
+        model_factory=lambda name: OfflineChatModel(token_delay=0.05),
+    )
+    yield built
+    assert built.turns.drain(timeout=60), "an answer was still generating after 60 s"
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +153,7 @@ def endpoint_services(
     connection: Connection,
     sessions: sessionmaker[Session],
     openai_server: FakeOpenAIServer,
-) -> Services:
+) -> Iterator[Services]:
     """The app's services configured for an OpenAI-compatible endpoint (the local server)."""
     configured = settings.model_copy(
         update={
@@ -126,4 +164,6 @@ def endpoint_services(
             "model_timeout": 5.0,
         }
     )
-    return build_services(configured, engine=connection.engine, sessions=sessions)
+    built = build_services(configured, engine=connection.engine, sessions=sessions)
+    yield built
+    assert built.turns.drain(timeout=60), "an answer was still generating after 60 s"

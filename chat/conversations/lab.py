@@ -241,8 +241,8 @@ def _replay_one(
     for index, item in enumerate(turns):
         turn = service.send(user_id=user_id, conversation_id=conversation_id, text=item.user)
         answer = "".join(turn.stream())
+        turn.wait()  # the memory update after the answer, before the next question
         context = turn.outcome.context or {"blocks": [], "total_tokens": 0}
-        service.update_memory(user_id=user_id, conversation_id=conversation_id)
         run.context_tokens.append(int(context["total_tokens"]))
         run.history_tokens.append(
             sum(int(b["tokens"]) for b in context["blocks"] if b["kind"] == "history")

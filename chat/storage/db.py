@@ -94,21 +94,6 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextlib.contextmanager
-def single_statement(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A unit of work of exactly one statement, which PostgreSQL runs as its own transaction
-    (autocommit): all of it or nothing, without the BEGIN and COMMIT round trips. For a
-    hot path's one-statement write; anything of two statements belongs in unit_of_work.
-    Sessions bound to a connection that is already in a transaction (a caller's, or a
-    test's) keep it: there the statement is part of that transaction, as in unit_of_work.
-    Errors are translated as in unit_of_work."""
-    with _database_errors(), sessions() as session:
-        if isinstance(session.get_bind(), Engine):
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        yield session
-        session.commit()
-
-
-@contextlib.contextmanager
 def _database_errors() -> Iterator[None]:
     try:
         yield

@@ -2,8 +2,8 @@
 
 `prompt | model`, wrapped in RunnableWithMessageHistory keyed on (user_id, conversation_id)
 through `history_factory_config`. The last step stamps the reply with the id of the
-placeholder row the turn service stored, so the history's save completes that row instead
-of appending a second answer.
+answer's row, which the turn engine stored before the model ran, so the history's own save
+(idempotent by id) finds it stored instead of appending a second answer.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ HISTORY_FACTORY_CONFIG = [
         default="",
         is_shared=True,
     ),
+    ConfigurableFieldSpec(
+        id="turn",
+        annotation=object,
+        name="Turn input",
+        description="This turn's system prompt and question (a ViewRequest), for the view.",
+        default=None,
+        is_shared=True,
+    ),
 ]
 
 
@@ -59,7 +67,7 @@ def _stamp_reply_id(
 
 def build_chain(*, model: BaseChatModel, history_factory: HistoryFactory) -> Any:
     """Build the chain for one model. Inputs: {"input": [HumanMessage], "system_prompt": str};
-    config: {"configurable": {"user_id", "conversation_id"}, "metadata": {"reply_id"}}."""
+    config: {"configurable": {"user_id", "conversation_id", "turn"}, "metadata": {"reply_id"}}."""
     runnable = PROMPT | model | RunnableGenerator(_stamp_reply_id)  # type: ignore[arg-type]
     with warnings.catch_warnings():
         # RunnableWithMessageHistory is deprecated since langchain-core 1.3.3 (removal in

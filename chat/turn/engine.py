@@ -1,20 +1,33 @@
-"""The turn service: one user message in, one streamed answer out, nothing lost.
+"""The turn engine: one user message in, one answer generated in the background, nothing lost.
 
-RunnableWithMessageHistory alone saves only on success, so a failing model would lose the
-question. Here the question and an empty answer placeholder are stored *before* the model is
-called, and whatever happens (success, stop, error, crash) this service has the last word on
-the answer's text and status (the chain's own save skips the rows of turns in flight, which
-are this service's to write). No database connection is held while the model streams: every
-step is its own short unit of work (chat/turn/store.py).
+A turn, top to bottom:
+1. `send` validates the text and stores the question with an empty answer, both pending
+   (chat/turn/store.py), then starts a generation in the process-wide worker and returns
+   its handle (chat/turn/live.py) at once.
+2. The worker streams `RunnableWithMessageHistory(prompt | model)` keyed on
+   (user_id, conversation_id) (chat/turn/chain.py); the history factory reads the
+   conversation's memory view (chat/turn/history.py). Each piece of text goes to the
+   handle; the stored answer is updated a few times a second, with no connection held
+   while waiting for the model.
+3. The engine has the last word on the answer: complete, interrupted (stop, or its process
+   died) or error, with the text produced so far and the context log of what the model
+   received. RunnableWithMessageHistory alone saves only on success and would lose the
+   question when the model fails; here it was stored first.
+4. After the answer: the memory strategy's update (a summary), and a title for a new
+   conversation. Never before the first token.
+Pages and the API follow the handle; a reload or another tab attaches to it, and a page
+served by another process follows the stored answer instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -22,33 +35,33 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.errors import ChatError, DatabaseUnavailable, ModelError, SummaryFailed
+from chat.errors import ChatError, DatabaseUnavailable, ModelError, NotFound, SummaryFailed
+from chat.llm.factory import OFFLINE
 from chat.llm.offline import title_for
 from chat.llm.titles import name_conversation
-from chat.memory.strategies import strategy_for
+from chat.memory.strategies import ViewRequest, strategy_for
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
-from chat.storage.liveness import Liveness
+from chat.storage.liveness import STALE_TURN_AFTER, Liveness
+from chat.turn import store
 from chat.turn.chain import build_chain
-from chat.turn.history import HandedViews, history_factory
+from chat.turn.history import history_factory
+from chat.turn.live import Turn, TurnOutcome
 from chat.turn.model_errors import describe_model_error
 from chat.turn.retrying import RetryPolicy, retrying_stream
-from chat.turn.store import (
-    SETTLED,
-    TurnRows,
-    TurnSetup,
-    create_conversation,
-    finish_turn,
-    open_turn,
-    reopen_turn,
-)
 from chat.validation import storable, validate_message
 
 log = logging.getLogger(__name__)
 
+# The stored answer is updated at most this often while it streams.
+SAVE_EVERY_S = 0.3
+# A page served by another process polls the stored answer this often.
+POLL_EVERY_S = 0.25
 # Pauses before storing a finished answer again when the database did not take it.
 FINISH_RETRY_PAUSES = (0.2, 1.0)
+
+__all__ = ["MemoryUpdate", "Turn", "TurnEngine", "TurnOutcome"]
 
 
 class ContextRecorder(BaseCallbackHandler):
@@ -63,71 +76,15 @@ class ContextRecorder(BaseCallbackHandler):
         self.sent = list(messages[0]) if messages else []
 
 
-@dataclass
-class TurnOutcome:
-    status: str = "pending"  # complete | interrupted | error
-    text: str = ""
-    error: str | None = None
-    first_token_s: float | None = None
-    total_s: float | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    context: dict[str, Any] | None = None  # the context log payload, once stored
-
-
-@dataclass
-class Turn:
-    """A turn in flight. Iterate `stream()` (e.g. with st.write_stream); `outcome` is final
-    once the stream ends or is closed."""
-
-    user_id: uuid.UUID
-    rows: TurnRows
-    setup: TurnSetup
-    _chunks: Generator[str, None, None]
-    outcome: TurnOutcome = field(default_factory=TurnOutcome)
-    # Set when this was the first exchange and a model should name the conversation
-    # (TurnEngine.name_conversation, called once the answer has streamed).
-    needs_title: bool = False
-    _abandon: Callable[[], None] | None = None
-
-    @property
-    def conversation_id(self) -> uuid.UUID:
-        return self.rows.conversation_id
-
-    @property
-    def human_id(self) -> uuid.UUID:
-        return self.rows.human_id
-
-    @property
-    def reply_id(self) -> uuid.UUID:
-        return self.rows.reply_id
-
-    @property
-    def question(self) -> str:
-        return self.rows.question
-
-    @property
-    def strategy_name(self) -> str:
-        return self.setup.strategy_name
-
-    def stream(self) -> Generator[str, None, None]:
-        return self._chunks
-
-    def close(self) -> None:
-        """End the turn now, whatever state the stream is in. A started stream settles
-        itself as interrupted when closed; one that never started (the user pressed stop
-        before the first token) runs no code at all, so it is settled here."""
-        self._chunks.close()
-        if self.outcome.status == "pending" and self._abandon is not None:
-            self.outcome.status = "interrupted"
-            self._abandon()
-
-
-def _no_chunks() -> Generator[str, None, None]:
-    yield from ()
+@dataclass(frozen=True)
+class MemoryUpdate:
+    status: str  # unchanged (stateless strategy) | updated | failed
+    message: str | None = None
 
 
 class TurnEngine:
-    """Everything a chat page does, as plain functions of (user, conversation, text)."""
+    """Everything a chat page or the API does with turns, as plain functions of
+    (user, conversation, text)."""
 
     def __init__(
         self,
@@ -141,21 +98,16 @@ class TurnEngine:
         self.settings = settings
         self.model_factory = model_factory
         self.liveness = liveness
-        # The question and answer rows of turns streaming in this process: the turn service
-        # stored them before the model ran and writes them last (finish_turn), so the
-        # chain's own save skips them (one transaction fewer per turn).
-        self.rows_in_flight: set[uuid.UUID] = set()
-        # Each turn's view of the history, read with its question, for its history factory.
-        self.handed_views = HandedViews()
-        self.get_history = history_factory(
-            sessions, written_elsewhere=self.rows_in_flight, handed=self.handed_views
-        )
+        self.get_history = history_factory(sessions)
         self._chains: dict[str, Any] = {}
+        self._live: dict[uuid.UUID, Turn] = {}  # answers generating in this process
+        self._workers: list[threading.Thread] = []  # and their threads, after-work included
+        self._live_guard = threading.Lock()
 
     @property
     def instance_id(self) -> int | None:
-        """This process's id for the answers it starts (chat/storage/liveness.py), read per turn:
-        it changes if the lock had to be taken anew after a database restart."""
+        """This process's id for the answers it starts (chat/storage/liveness.py), read per
+        turn: it changes if the lock had to be taken anew after a database restart."""
         return self.liveness.instance_id if self.liveness is not None else None
 
     def chain_for(self, model_name: str, temperature: float | None = None) -> Any:
@@ -173,18 +125,18 @@ class TurnEngine:
 
     def new_conversation(self, *, user_id: uuid.UUID, title: str = "New chat") -> uuid.UUID:
         with unit_of_work(self.sessions) as session:
-            return create_conversation(session, self.settings, user_id=user_id, title=title)
+            return store.create_conversation(session, self.settings, user_id=user_id, title=title)
 
-    # --- turns ---------------------------------------------------------------------
+    # --- starting turns --------------------------------------------------------------
 
     def send(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID | None, text: str) -> Turn:
-        """Store the question and a placeholder answer, then return the streaming turn.
+        """Store the question and an empty answer, start generating, return the handle.
 
-        Raises InvalidInput or LimitReached (nothing stored), NotFound (not the user's
-        conversation) or DatabaseUnavailable before anything streams.
+        Raises InvalidInput, LimitReached or AnswerInProgress (nothing stored), NotFound
+        (not the user's conversation) or DatabaseUnavailable before anything is generated.
         """
         text = validate_message(text, max_chars=self.settings.max_message_chars)
-        setup, rows = open_turn(
+        setup, rows = store.open_turn(
             self.sessions,
             self.settings,
             user_id=user_id,
@@ -193,7 +145,7 @@ class TurnEngine:
             new_title=title_for(text),
             instance_id=self.instance_id,
         )
-        return self._start(user_id=user_id, rows=rows, setup=setup)
+        return self._start(Turn(user_id=user_id, rows=rows, setup=setup))
 
     def retry(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> Turn:
         """Answer the last question again, reusing both rows: a retry never duplicates."""
@@ -214,7 +166,7 @@ class TurnEngine:
             user_id=user_id,
             conversation_id=conversation_id,
             reply_id=reply_id,
-            statuses=SETTLED,
+            statuses=store.SETTLED,
             refusal="Only the last answer can be regenerated, once it has finished.",
         )
 
@@ -228,81 +180,145 @@ class TurnEngine:
             conversation_id=conversation_id,
             human_id=human_id,
             new_text=text,
-            statuses=SETTLED,
+            statuses=store.SETTLED,
             refusal="Only your last message can be edited, once its answer has finished.",
         )
 
-    def _restart(
-        self,
-        *,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        statuses: tuple[str, ...],
-        refusal: str,
-        reply_id: uuid.UUID | None = None,
-        human_id: uuid.UUID | None = None,
-        new_text: str | None = None,
-    ) -> Turn:
-        """Reset the last exchange to pending (same rows) and run it again."""
-        setup, rows = reopen_turn(
+    def _restart(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, **how: Any) -> Turn:
+        setup, rows = store.reopen_turn(
             self.sessions,
             self.settings,
             user_id=user_id,
             conversation_id=conversation_id,
-            statuses=statuses,
-            refusal=refusal,
-            reply_id=reply_id,
-            human_id=human_id,
-            new_text=new_text,
             instance_id=self.instance_id,
+            **how,
         )
-        return self._start(user_id=user_id, rows=rows, setup=setup)
+        return self._start(Turn(user_id=user_id, rows=rows, setup=setup))
 
-    def _start(self, *, user_id: uuid.UUID, rows: TurnRows, setup: TurnSetup) -> Turn:
-        turn = Turn(user_id=user_id, rows=rows, setup=setup, _chunks=_no_chunks())
-        turn._chunks = self._run(turn)
-        turn._abandon = lambda: self._finish(turn, sent=[])
+    def _start(self, turn: Turn) -> Turn:
+        worker = threading.Thread(
+            target=self._generate, args=(turn,), name=f"answer-{turn.reply_id}", daemon=True
+        )
+        with self._live_guard:
+            self._live[turn.reply_id] = turn
+            self._workers = [thread for thread in self._workers if thread.is_alive()]
+            self._workers.append(worker)
+        worker.start()
         return turn
 
-    def name_conversation(self, turn: Turn) -> str | None:
-        """After a new conversation's first answer: the model's title for it (stored), or
-        None when there is nothing to do (offline: the heuristic title is final).
-        Call it once the answer has streamed; it never runs before."""
-        if not turn.needs_title:
-            return None
-        turn.needs_title = False
-        try:
-            return name_conversation(
-                sessions=self.sessions,
-                model=self.model_factory(turn.setup.model_name),
-                user_id=turn.user_id,
-                conversation_id=turn.conversation_id,
-                current_title=turn.setup.name_after or turn.setup.title,
-                question=turn.question,
-                answer=turn.outcome.text,
-            )
-        except ChatError:
-            raise
-        except Exception as exc:
-            log.exception("naming conversation %s failed", turn.conversation_id)
-            raise ModelError(describe_model_error(exc)) from exc
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait for every generation of this process to end, after-answer work included
+        (at shutdown, and in tests). Returns False if some did not end in time."""
+        deadline = time.monotonic() + timeout
+        with self._live_guard:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return not any(worker.is_alive() for worker in workers)
 
-    def _run(self, turn: Turn) -> Generator[str, None, None]:
-        outcome, setup = turn.outcome, turn.setup
-        human = HumanMessage(turn.question, id=str(turn.human_id))
-        self.claim(user_id=turn.user_id, rows=turn.rows, setup=setup)  # until _finish
+    # --- following and stopping ------------------------------------------------------
+
+    def live_turn(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Turn | None:
+        """The handle of an answer this process is generating for this user, if any."""
+        with self._live_guard:
+            turn = self._live.get(reply_id)
+        return turn if turn is not None and turn.user_id == user_id else None
+
+    def follow(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Iterator[str]:
+        """The answer's text from its first word until it ends: from this process's handle
+        when it generates it, else from the stored answer (another process generates it)."""
+        turn = self.live_turn(user_id=user_id, reply_id=reply_id)
+        if turn is not None:
+            return turn.stream()
+        return self._follow_stored(user_id=user_id, reply_id=reply_id)
+
+    def _follow_stored(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Iterator[str]:
+        shown = 0
+        polls = 0
+        while True:
+            with unit_of_work(self.sessions) as session:
+                message = repository.get_message(
+                    session=session, user_id=user_id, message_id=reply_id
+                )
+                if message.status == "pending" and polls % 8 == 7:
+                    # its process may have died meanwhile
+                    repository.settle_stale_turns(
+                        session=session,
+                        user_id=user_id,
+                        conversation_id=message.conversation_id,
+                        older_than=STALE_TURN_AFTER,
+                    )
+                text, status = message.content, message.status
+            if len(text) < shown:  # restarted (retried) meanwhile: this answer is over
+                return
+            if len(text) > shown:
+                yield text[shown:]
+                shown = len(text)
+            if status != "pending":
+                return
+            polls += 1
+            time.sleep(POLL_EVERY_S)
+
+    def stop(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> None:
+        """Stop an answer from any tab: it is stored at once as interrupted with the text
+        produced so far. An answer another process generates is flagged; that process
+        stops it when it next saves the text."""
+        turn = self.live_turn(user_id=user_id, reply_id=reply_id)
+        if turn is None:
+            store.request_stop(self.sessions, user_id=user_id, reply_id=reply_id)
+            return
+        turn.stop()
+        with contextlib.suppress(NotFound):  # it ended meanwhile: nothing to stop
+            store.finish_turn(
+                self.sessions,
+                user_id=user_id,
+                rows=turn.rows,
+                status="interrupted",
+                text=turn.text_so_far(),
+                meta={"stopped": True},
+                sent=[],
+                only_if_pending=True,
+            )
+
+    # --- generating (the worker thread) ----------------------------------------------
+
+    def _generate(self, turn: Turn) -> None:
+        try:
+            sent = self._stream_answer(turn)
+            self._finish(turn, sent=sent)
+        finally:
+            turn.end_answer()
+            with self._live_guard:
+                if self._live.get(turn.reply_id) is turn:
+                    del self._live[turn.reply_id]
+        try:
+            if turn.outcome.status == "complete":
+                self._after_answer(turn)
+        finally:
+            turn.settle()
+
+    def _stream_answer(self, turn: Turn) -> list[BaseMessage]:
+        """Run the chain, feeding the handle and saving the text as it grows. Returns what
+        the model was sent; the outcome says how it ended."""
+        outcome, setup, rows = turn.outcome, turn.setup, turn.rows
         recorder = ContextRecorder()
         config = {
             "configurable": {
                 "user_id": str(turn.user_id),
-                "conversation_id": str(turn.conversation_id),
+                "conversation_id": str(rows.conversation_id),
+                "turn": ViewRequest(
+                    user_id=turn.user_id,
+                    conversation_id=rows.conversation_id,
+                    system_prompt=setup.system_prompt,
+                    question=rows.question,
+                ),
             },
-            "metadata": {"reply_id": str(turn.reply_id)},
-            "callbacks": [recorder],
+            "metadata": {"reply_id": str(rows.reply_id)},
         }
-        parts: list[str] = []
-        started = time.perf_counter()
         chain = self.chain_for(setup.model_name, setup.temperature)
+        human = HumanMessage(rows.question, id=str(rows.human_id))
+        started = time.perf_counter()
+        saved_at = started
         stream = retrying_stream(
             lambda watch: chain.stream(
                 {"input": [human], "system_prompt": setup.system_prompt},
@@ -310,8 +326,11 @@ class TurnEngine:
             ),
             RetryPolicy(retries=self.settings.model_max_retries),
         )
+        produced = False
         try:
             for chunk in stream:
+                if turn.stop_requested:
+                    break
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage:
                     outcome.usage = {k: int(v) for k, v in usage.items() if isinstance(v, int)}
@@ -322,31 +341,37 @@ class TurnEngine:
                     continue
                 if outcome.first_token_s is None:
                     outcome.first_token_s = time.perf_counter() - started
-                parts.append(piece)
-                outcome.text = "".join(parts)
-                yield piece
-            outcome.status = "complete"
-        except GeneratorExit:
-            outcome.status = "interrupted"
-            raise
+                if not turn.append(piece):
+                    break  # stopped
+                produced = True
+                if time.perf_counter() - saved_at >= SAVE_EVERY_S:
+                    saved_at = time.perf_counter()
+                    self._save_progress(turn)
+            outcome.status = "interrupted" if turn.stop_requested else "complete"
         except Exception as exc:
             log.exception("model failed")
             outcome.status = "error"
-            outcome.error = describe_model_error(exc, partial=bool(parts))
+            outcome.error = describe_model_error(exc, partial=produced)
         finally:
             stream.close()
             outcome.total_s = time.perf_counter() - started
-            self._finish(turn, sent=recorder.sent)
-            turn.needs_title = (
-                setup.name_after is not None
-                and outcome.status == "complete"
-                and not self.settings.offline
-                and setup.model_name != "offline"
-            )
-        if outcome.status == "error":
-            raise ModelError(outcome.error)
+            outcome.text = turn.text_so_far()
+        return recorder.sent
+
+    def _save_progress(self, turn: Turn) -> None:
+        """The text so far, stored; a stop asked from another process takes effect here.
+        A database that does not take it costs nothing but this save."""
+        try:
+            if store.save_progress(
+                self.sessions, user_id=turn.user_id, rows=turn.rows, text=turn.text_so_far()
+            ):
+                turn.stop()
+        except DatabaseUnavailable:
+            log.warning("saving answer %s in progress failed", turn.reply_id)
 
     def _finish(self, turn: Turn, *, sent: list[BaseMessage]) -> None:
+        """The last word on the answer, tried again after short pauses when the database
+        does not take it: the user has read this answer."""
         outcome = turn.outcome
         meta: dict[str, Any] = {
             "model": turn.setup.model_name,
@@ -357,64 +382,72 @@ class TurnEngine:
         }
         if outcome.error:
             meta["error"] = outcome.error
-        try:
-            outcome.context = self._store_answer(turn, meta=meta, sent=sent)
-        finally:
-            self.release(user_id=turn.user_id, rows=turn.rows)
-
-    def claim(self, *, user_id: uuid.UUID, rows: TurnRows, setup: TurnSetup) -> None:
-        """From here until release(): the turn's two rows are this service's to write (the
-        chain's save skips them), and the view read with its question waits for its
-        history (a retried request reads anew)."""
-        self.rows_in_flight.update((rows.human_id, rows.reply_id))
-        if setup.memory is not None and setup.view is not None:
-            self.handed_views.hand(
-                user_id=user_id,
-                conversation_id=rows.conversation_id,
-                strategy=setup.memory,
-                view=setup.view,
-            )
-            setup.view = None  # the history has it now
-
-    def release(self, *, user_id: uuid.UUID, rows: TurnRows) -> None:
-        """The turn's last word is written (or given up): nothing of it is held any more."""
-        self.rows_in_flight.difference_update((rows.human_id, rows.reply_id))
-        self.handed_views.take(user_id=user_id, conversation_id=rows.conversation_id)
-
-    def _store_answer(
-        self, turn: Turn, *, meta: dict[str, Any], sent: list[BaseMessage]
-    ) -> dict[str, Any] | None:
-        """finish_turn, tried again after short pauses when the database does not take it:
-        the user has read this answer, so a busy pool or a restarting database is worth a
-        moment's wait before giving up on storing it."""
-        for pause in FINISH_RETRY_PAUSES:
+        for pause in (*FINISH_RETRY_PAUSES, None):
             try:
-                return self._finish_turn(turn, meta=meta, sent=sent)
+                outcome.context = store.finish_turn(
+                    self.sessions,
+                    user_id=turn.user_id,
+                    rows=turn.rows,
+                    status=outcome.status,
+                    text=outcome.text,
+                    meta=meta,
+                    sent=sent,
+                )
+                return
             except DatabaseUnavailable:
+                if pause is None:
+                    log.exception("storing answer %s failed", turn.reply_id)
+                    return
                 log.warning("storing answer %s failed; retrying", turn.reply_id)
                 time.sleep(pause)
-        return self._finish_turn(turn, meta=meta, sent=sent)
+            except NotFound:  # the conversation was deleted meanwhile
+                return
 
-    def _finish_turn(
-        self, turn: Turn, *, meta: dict[str, Any], sent: list[BaseMessage]
-    ) -> dict[str, Any] | None:
-        return finish_turn(
-            self.sessions,
-            user_id=turn.user_id,
-            rows=turn.rows,
-            status=turn.outcome.status,
-            text=turn.outcome.text,
-            meta=meta,
-            sent=sent,
+    def _after_answer(self, turn: Turn) -> None:
+        """The memory strategy's update, then a title for a new conversation."""
+        try:
+            update = self.update_memory(user_id=turn.user_id, conversation_id=turn.conversation_id)
+            turn.outcome.memory_notice = update.message
+        except ChatError as exc:
+            turn.outcome.memory_notice = exc.user_message
+        turn.needs_title = (
+            turn.setup.first_exchange
+            and not self.settings.offline
+            and turn.setup.model_name != OFFLINE
         )
+        try:
+            self.name_conversation(turn)
+        except ChatError:
+            log.warning("conversation %s keeps its first title", turn.conversation_id)
 
-    # --- memory --------------------------------------------------------------------
+    # --- after the answer ------------------------------------------------------------
+
+    def name_conversation(self, turn: Turn) -> str | None:
+        """After a new conversation's first answer: the model's title for it (stored), or
+        None when there is nothing to do (offline: the heuristic title is final)."""
+        if not turn.needs_title:
+            return None
+        turn.needs_title = False
+        try:
+            return name_conversation(
+                sessions=self.sessions,
+                model=self.model_factory(turn.setup.model_name),
+                user_id=turn.user_id,
+                conversation_id=turn.conversation_id,
+                current_title=turn.setup.title,
+                question=turn.question,
+                answer=turn.outcome.text,
+            )
+        except ChatError:
+            raise
+        except Exception as exc:
+            log.exception("naming conversation %s failed", turn.conversation_id)
+            raise ModelError(describe_model_error(exc)) from exc
 
     def update_memory(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> MemoryUpdate:
         """Let the conversation's strategy update its state (its summary) once the answer is
-        stored. Pages call it after the stream ends, under a visible status. A summariser
-        failure is reported, not raised: the answer is already safe, and the next turn
-        retries from the same watermark."""
+        stored. A summariser failure is reported, not raised: the answer is already safe,
+        and the next turn retries from the same watermark."""
         with unit_of_work(self.sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
@@ -433,9 +466,3 @@ class TurnEngine:
         except SummaryFailed as exc:
             return MemoryUpdate(status="failed", message=exc.user_message)
         return MemoryUpdate(status="updated")
-
-
-@dataclass(frozen=True)
-class MemoryUpdate:
-    status: str  # unchanged (stateless strategy) | updated | failed
-    message: str | None = None

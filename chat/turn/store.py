@@ -1,56 +1,50 @@
-"""The database steps of a turn, each one short unit of work.
+"""The database steps of a turn, each one short unit of work, none while the model runs.
 
-A turn touches the database twice from the turn service, and never while the model streams:
-
-1. `open_turn` / `reopen_turn`: limits, the conversation's settings, the question with an
-   empty answer placeholder (both pending) and the memory strategy's view of the history:
-   one durable transaction, before the model. The view is handed to the history factory
-   (chat/turn/history.py), which then has nothing left to read.
-2. `finish_turn`: the turn service's last word on both rows and the context log, one
-   statement. (The chain's own save skips the rows of turns in flight.)
-
-They are plain functions so the turn service and bench/turn_overhead run the same code.
+1. `open_turn` / `reopen_turn`: lock the conversation, check the limits, store the question
+   and an empty answer (both pending) and return what the turn runs with.
+2. `save_progress`: the answer's text so far, a few times a second while it streams (so a
+   reload, another tab or another replica can follow it, and a crash keeps it).
+3. `finish_turn`: the last word on both rows and the context log.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth.profile import Profile, personalised_prompt
-from chat.errors import DatabaseBusy, InvalidInput
+from chat.errors import AnswerInProgress, InvalidInput
 from chat.llm.tokens import (
     count_message_tokens,
     count_text_tokens,
     stored_message_tokens,
     tokens_are_approximate,
 )
-from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
+from chat.memory.strategies import strategy_for
 from chat.settings import Settings
 from chat.storage import repository
-from chat.storage.db import single_statement, unit_of_work
+from chat.storage.db import unit_of_work
 from chat.storage.liveness import STALE_TURN_AFTER
-from chat.turn.limits import check_limits, usage_to_count
+from chat.storage.tables import Conversation
+from chat.turn.limits import check_limits
 
 SETTLED = ("complete", "interrupted", "error")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TurnSetup:
-    """What a turn runs with, read once in the unit of work that stores the question."""
+    """What a turn runs with, read in the unit of work that stores the question."""
 
     model_name: str
     temperature: float | None
-    system_prompt: str
+    system_prompt: str  # personalised with the user's profile
     strategy_name: str
     title: str
-    name_after: str | None = None  # the current title, when this is the first exchange
-    memory: MemoryStrategy | None = None  # the strategy the view below was read with
-    view: ContextView | None = None  # its view of the history, read with the question
+    first_exchange: bool  # the conversation's first question: a model may name it after
 
 
 @dataclass(frozen=True)
@@ -61,6 +55,9 @@ class TurnRows:
     human_id: uuid.UUID
     reply_id: uuid.UUID
     question: str
+    # This run of the answer (stored in its meta): a run that was stopped or given up for
+    # dead cannot overwrite the retry that reused its rows.
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def create_conversation(
@@ -90,96 +87,53 @@ def open_turn(
     user_id: uuid.UUID,
     conversation_id: uuid.UUID | None,
     question: str,
-    new_title: str = "New chat",
-    instance_id: int | None = None,
-) -> tuple[TurnSetup, TurnRows]:
-    """Store a new question and its empty answer, both pending, in one transaction; with no
-    conversation id, in a new conversation called `new_title` (created in that transaction).
-    The placeholder names the app process (`instance_id`, see chat/storage/liveness.py), so that
-    another process can tell when this one died with the turn in flight.
-
-    Raises LimitReached (nothing stored) or NotFound (not the user's conversation)."""
-    try:
-        return _open_turn(
-            sessions, settings, user_id, conversation_id, question, new_title, instance_id
-        )
-    except repository.PositionTaken:
-        # Another tab's turn of this conversation took the positions first. Again, taking
-        # the conversation's lock before anything else: then no one can take them.
-        pass
-    try:
-        return _open_turn(
-            sessions,
-            settings,
-            user_id,
-            conversation_id,
-            question,
-            new_title,
-            instance_id,
-            lock_first=True,
-        )
-    except repository.PositionTaken as exc:  # not expected: the lock was held
-        raise DatabaseBusy() from exc
-
-
-def _open_turn(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID | None,
-    question: str,
     new_title: str,
     instance_id: int | None,
-    *,
-    lock_first: bool = False,
 ) -> tuple[TurnSetup, TurnRows]:
+    """Store a new question and its empty answer, both pending; with no conversation id, in
+    a new conversation called `new_title`. The answer names the app process (`instance_id`,
+    see chat/storage/liveness.py), so another process can tell when this one died with it.
+
+    Raises LimitReached (nothing stored), NotFound (not the user's conversation) or
+    AnswerInProgress (an answer of this conversation is still arriving)."""
     with unit_of_work(sessions) as session:
         if conversation_id is None:  # rolled back with the rest when a limit refuses
             conversation_id = create_conversation(
                 session, settings, user_id=user_id, title=new_title
             )
-        repository.plan_once(session=session)
-        if lock_first:
-            repository.open_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id
-            )
+        conversation = repository.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
+        )
+        check_limits(session, settings, user_id=user_id)
+        _refuse_while_in_flight(session, user_id=user_id, conversation_id=conversation_id)
+        position = repository.next_position(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )
         rows = TurnRows(
             conversation_id=conversation_id,
             human_id=uuid.uuid4(),
             reply_id=uuid.uuid4(),
             question=question,
         )
-        opened, position = repository.open_new_turn(
+        repository.insert_turn_rows(
             session=session,
             user_id=user_id,
             conversation_id=conversation_id,
+            position=position,
             human_id=rows.human_id,
             reply_id=rows.reply_id,
             question=question,
             question_tokens=count_text_tokens(question),
-            instance_id=instance_id,
-            **usage_to_count(settings),
+            reply_meta={
+                "model": conversation.model,
+                "instance": instance_id,
+                "attempt": rows.attempt,
+            },
         )
-        check_limits(settings, opened)  # refused: the whole transaction is rolled back
-        settled = 0
-        if opened.has_pending:  # a turn in flight, or one a dead process left behind
-            settled = repository.settle_stale_turns(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                older_than=STALE_TURN_AFTER,
-            )
-        setup = _setup_of(settings, opened)
-        if position == 1:
-            setup.name_after = setup.title
-        _read_view(
-            session,
-            setup,
-            opened,
-            current=not settled,  # settling changed rows since the conversation was read
-            user_id=user_id,
-            conversation_id=conversation_id,
+        repository.touch_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
         )
+        setup = _setup_of(session, settings, conversation, first_exchange=position == 1)
     return setup, rows
 
 
@@ -191,21 +145,18 @@ def reopen_turn(
     conversation_id: uuid.UUID,
     statuses: tuple[str, ...],
     refusal: str,
+    instance_id: int | None,
     reply_id: uuid.UUID | None = None,
     human_id: uuid.UUID | None = None,
     new_text: str | None = None,
-    instance_id: int | None = None,
 ) -> tuple[TurnSetup, TurnRows]:
-    """Reset the last exchange (question, answer) to pending so it can run again.
-
-    The conversation row is locked (and marked as just used), so two tabs cannot restart the
-    same exchange twice;
-    the rows keep their ids and positions, so nothing is duplicated or orphaned."""
+    """Set the last exchange (question, answer) pending again so it can run anew, in the
+    same two rows: nothing is duplicated or orphaned. The conversation's lock keeps two tabs
+    from restarting the same exchange twice."""
     with unit_of_work(sessions) as session:
-        opened = repository.open_conversation(
-            session=session, user_id=user_id, conversation_id=conversation_id
+        conversation = repository.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, lock=True
         )
-        setup = _setup_of(settings, opened)
         last_two = repository.recent_messages(
             session=session, user_id=user_id, conversation_id=conversation_id, limit=2
         )
@@ -220,6 +171,12 @@ def reopen_turn(
             raise InvalidInput(refusal)
         human_row, reply_row = last_two
         text = human_row.content if new_text is None else new_text
+        rows = TurnRows(
+            conversation_id=conversation_id,
+            human_id=human_row.id,
+            reply_id=reply_row.id,
+            question=text,
+        )
         repository.finish_message(
             session=session,
             user_id=user_id,
@@ -235,58 +192,80 @@ def reopen_turn(
             status="pending",
             content="",
             token_count=0,
-            meta={"instance": instance_id},
+            meta={
+                "instance": instance_id,
+                "model": conversation.model,
+                "attempt": rows.attempt,
+                "stop_requested": False,
+            },
         )
-        _read_view(
-            session,
-            setup,
-            opened,
-            current=False,  # the last exchange is pending again since it was read
-            user_id=user_id,
-            conversation_id=conversation_id,
+        repository.touch_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
         )
-        return setup, TurnRows(
-            conversation_id=conversation_id,
-            human_id=human_row.id,
-            reply_id=reply_row.id,
-            question=text,
-        )
+        setup = _setup_of(session, settings, conversation, first_exchange=False)
+    return setup, rows
 
 
-def _setup_of(settings: Settings, opened: repository.OpenedConversation) -> TurnSetup:
-    """What this turn runs with: the conversation's settings and the user's profile. Only a
-    profile the user filled in on the account page personalises the prompt."""
-    return TurnSetup(
-        model_name=opened.model,
-        temperature=opened.temperature,
-        system_prompt=personalised_prompt(
-            opened.system_prompt or settings.default_system_prompt,
-            Profile.of(opened.display_name, opened.profile) if opened.profile else None,
-        ),
-        strategy_name=opened.memory_strategy,
-        title=opened.title,
-    )
-
-
-def _read_view(
-    session: Session,
-    setup: TurnSetup,
-    opened: repository.OpenedConversation,
-    *,
-    current: bool,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
+def _refuse_while_in_flight(
+    session: Session, *, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> None:
-    """The strategy's view of the history, read in the transaction that stored the
-    question (the question itself is pending, so no view includes it). `current`: no row
-    changed since `opened` was read, so the strategy may start from what it holds."""
-    setup.memory = strategy_for(opened.memory_strategy, opened.memory_params)
-    setup.view = setup.memory.load(
-        session,
-        ViewRequest(
-            user_id=user_id, conversation_id=conversation_id, system_prompt=setup.system_prompt
-        ),
+    """One answer at a time per conversation: the next question must see it. Answers
+    left pending by a process that is gone are settled first."""
+    if not repository.has_pending_turn(
+        session=session, user_id=user_id, conversation_id=conversation_id
+    ):
+        return
+    repository.settle_stale_turns(
+        session=session,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        older_than=STALE_TURN_AFTER,
     )
+    if repository.has_pending_turn(
+        session=session, user_id=user_id, conversation_id=conversation_id
+    ):
+        raise AnswerInProgress()
+
+
+def _setup_of(
+    session: Session, settings: Settings, conversation: Conversation, *, first_exchange: bool
+) -> TurnSetup:
+    """The conversation's settings and its owner's profile. Only a profile the user filled
+    in on the account page personalises the prompt."""
+    user = repository.get_user(session=session, user_id=conversation.user_id)
+    profile = Profile.of(user.display_name, user.profile) if user and user.profile else None
+    return TurnSetup(
+        model_name=conversation.model,
+        temperature=conversation.temperature,
+        system_prompt=personalised_prompt(
+            conversation.system_prompt or settings.default_system_prompt, profile
+        ),
+        strategy_name=conversation.memory_strategy,
+        title=conversation.title,
+        first_exchange=first_exchange,
+    )
+
+
+def save_progress(
+    sessions: sessionmaker[Session], *, user_id: uuid.UUID, rows: TurnRows, text: str
+) -> bool:
+    """The answer's text so far. Returns whether a stop was asked for it meanwhile."""
+    with unit_of_work(sessions) as session:
+        return repository.save_partial_answer(
+            session=session,
+            user_id=user_id,
+            reply_id=rows.reply_id,
+            attempt=rows.attempt,
+            text=text,
+        )
+
+
+def request_stop(
+    sessions: sessionmaker[Session], *, user_id: uuid.UUID, reply_id: uuid.UUID
+) -> bool:
+    """Flag an answer in flight so the process streaming it stops (see save_progress)."""
+    with unit_of_work(sessions) as session:
+        return repository.request_stop(session=session, user_id=user_id, reply_id=reply_id)
 
 
 def finish_turn(
@@ -298,24 +277,35 @@ def finish_turn(
     text: str,
     meta: dict[str, Any],
     sent: list[BaseMessage],
+    only_if_pending: bool = False,
 ) -> dict[str, Any] | None:
-    """The turn service's final word: the question settled, the answer's status and the text
-    the user saw, and the context log of what the model received. Returns that log."""
+    """The turn's last word: the question settled, the answer's status and the text the
+    user saw, and the context log of what the model received. Returns that log.
+    `only_if_pending`: leave an answer that has ended already as it is (a stop that comes
+    after the end). NotFound when the rows are no longer this attempt's."""
     context = context_payload(sent, human_id=rows.human_id) if sent else None
-    with single_statement(sessions) as session:
-        repository.finish_turn_rows(
+    with unit_of_work(sessions) as session:
+        repository.settle_turn_rows(
             session=session,
             user_id=user_id,
-            conversation_id=rows.conversation_id,
             human_id=rows.human_id,
             reply_id=rows.reply_id,
+            attempt=rows.attempt,
+            only_if_pending=only_if_pending,
             status=status,
             text=text,
             token_count=count_text_tokens(text) if text else 0,
             meta=meta,
-            strategy=meta.get("strategy", ""),
-            context=context,
         )
+        if context is not None:
+            repository.upsert_context_log(
+                session=session,
+                user_id=user_id,
+                conversation_id=rows.conversation_id,
+                message_id=rows.reply_id,
+                strategy=meta.get("strategy", ""),
+                payload=context,
+            )
     return context
 
 

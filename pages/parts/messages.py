@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
-from chat.turn.engine import Turn
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.parts.inspector import draw_inspector
 
@@ -22,9 +22,10 @@ MEMORY_NOTICE_KEY = "_memory_notice"
 # stored): nothing of it is kept, and saying so beats an empty bubble.
 LOST_ANSWER_NOTE = "This answer was interrupted before any of it was saved. Retry to ask again."
 STATUS_NOTES = {
-    "interrupted": "Answer stopped before it finished: this is what was received.",
+    "interrupted": "Answer interrupted before it finished: this is what was received.",
     "pending": "Answer in progress…",
 }
+STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
 
 
 def draw_message(
@@ -40,10 +41,8 @@ def draw_message(
             st.caption(":material/search: Search result")
         if message.content:
             st.markdown(message.content)
-        if message.status == "interrupted" and not message.content:
-            st.caption(LOST_ANSWER_NOTE)
-        elif message.status in STATUS_NOTES:
-            st.caption(STATUS_NOTES[message.status])
+        if role == "assistant":
+            draw_status_note(message)
         if message.status == "error":
             st.error(message.meta.get("error") or "The model did not answer.")
         if role == "assistant" and message.meta.get("model"):
@@ -54,6 +53,15 @@ def draw_message(
             draw_answer_actions(message)
         if editable and role == "user":
             draw_edit_action(message)
+
+
+def draw_status_note(message: StoredMessage) -> None:
+    if message.status == "interrupted" and not message.content:
+        st.caption(LOST_ANSWER_NOTE)
+    elif message.status == "interrupted" and message.meta.get("stopped"):
+        st.caption(STOPPED_NOTE)
+    elif message.status in STATUS_NOTES:
+        st.caption(STATUS_NOTES[message.status])
 
 
 def draw_answer_actions(message: StoredMessage) -> None:
@@ -101,38 +109,38 @@ def answer_caption(message: StoredMessage) -> str:
     return " · ".join(parts)
 
 
-def stream_answer(turn: Turn) -> None:
-    """Stream the answer into the page; a failure becomes a plain sentence."""
-    chunks = turn.stream()
+def follow_answer(services: Services, user_id: uuid.UUID, reply_id: uuid.UUID) -> None:
+    """Show an answer as it is generated, with a Stop button, until it ends. The worker
+    generates it, not this script: leaving the page does not stop it."""
     with st.chat_message("assistant"):
+        st.button(
+            "Stop",
+            icon=":material/stop_circle:",
+            key=f"stop-{reply_id}",
+            type="tertiary",
+            help="Stop this answer (from any tab showing it)",
+            on_click=services.turns.stop,
+            kwargs={"user_id": user_id, "reply_id": reply_id},
+        )
         try:
-            st.write_stream(chunks)
+            st.write_stream(services.turns.follow(user_id=user_id, reply_id=reply_id))
         except ChatError as exc:
             st.error(exc.user_message)
-        finally:
-            # The stop button ends the script run with an exception that leaves the stream
-            # suspended (or never started): close the turn now, so it is settled as
-            # interrupted at once, not whenever the GC gets to it (or never).
-            turn.close()
-
-
-def update_memory(services: Services, turn: Turn, user_id: uuid.UUID) -> None:
-    """After the stream: let a summary strategy fold the new messages in, under a visible
-    status. A failure is kept for the next run of the page (which follows at once)."""
-    strategy = STRATEGIES.get(turn.strategy_name)
-    if strategy is None or not strategy.stateful:
+    turn = services.turns.live_turn(user_id=user_id, reply_id=reply_id)
+    if turn is None:
         return
-    with st.status("Updating the conversation summary…", expanded=False) as status:
-        try:
-            update = services.turns.update_memory(
-                user_id=user_id, conversation_id=turn.conversation_id
-            )
-        except ChatError as exc:
-            status.update(label=exc.user_message, state="error")
-            st.session_state[MEMORY_NOTICE_KEY] = exc.user_message
-            return
-        if update.status == "failed":
-            status.update(label="The summary could not be updated", state="error")
-            st.session_state[MEMORY_NOTICE_KEY] = update.message
-        else:
-            status.update(label="Summary updated", state="complete")
+    strategy = STRATEGIES.get(turn.strategy_name)
+    if (strategy is not None and strategy.stateful) or turn.setup.first_exchange:
+        with st.spinner("Updating the conversation's memory…"):
+            turn.wait(timeout=30)
+    if turn.outcome.memory_notice:
+        st.session_state[MEMORY_NOTICE_KEY] = turn.outcome.memory_notice
+
+
+def rerun_pane() -> None:
+    """Rerun just the conversation pane; when it is drawn as part of a whole run of the
+    page (where Streamlit refuses a fragment-scoped rerun), the page."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from sqlalchemy import Connection, event
 
-from chat.auth.accounts import Account
 from chat.errors import NotFound
-from chat.memory.strategies import ContextView, strategy_for
+from chat.memory.strategies import ViewRequest
 from chat.services import Services
-from chat.turn.history import HandedViews, HistoryFactory, history_factory
+from chat.turn.history import history_factory
 from tests.support.factories import chat_turn, make_user
 
 
@@ -65,14 +62,14 @@ def test_window_view_keeps_last_k_turns(services: Services) -> None:
     history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
     humans = [m.content for m in history.messages if isinstance(m, HumanMessage)]
     assert humans == ["question 3", "question 4"]
-    assert history.last_view is not None and history.last_view.omitted == 6
+    assert history.view is not None and history.view.omitted == 6
     # k larger than the conversation: everything, nothing omitted
     services.conversations.set_memory(
         user_id=alice.id, conversation_id=conversation_id, strategy="window", params={"k": 50}
     )
     history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
     assert len(history.messages) == 10
-    assert history.last_view is not None and history.last_view.omitted == 0
+    assert history.view is not None and history.view.omitted == 0
 
 
 def test_full_buffer_and_switching_keeps_every_message(services: Services) -> None:
@@ -91,79 +88,59 @@ def test_full_buffer_and_switching_keeps_every_message(services: Services) -> No
     assert len(view.messages) == 8  # switching strategy never deleted anything
 
 
-def test_saves_skip_the_rows_someone_else_writes(services: Services) -> None:
-    """The turn service writes the rows of its turns in flight; the chain's save, through
-    this history, leaves them alone and stores anything else."""
+def test_the_chains_own_save_adds_nothing_to_a_turn(services: Services) -> None:
+    """The engine stores the question and the answer's row before the model runs;
+    RunnableWithMessageHistory's save afterwards finds them by id and adds nothing."""
     alice = make_user(services)
-    conversation_id = services.turns.new_conversation(user_id=alice.id)
-    theirs, mine = uuid.uuid4(), uuid.uuid4()
-    factory = history_factory(services.sessions, written_elsewhere={theirs})
-    history = factory(str(alice.id), str(conversation_id))
-    history.add_messages([HumanMessage("not mine to store", id=str(theirs))])
-    history.add_messages([HumanMessage("mine", id=str(mine))])
-    assert [m.content for m in history.messages] == ["mine"]
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi there.")
+    text = "".join(turn.stream())
+    assert turn.wait(30)
+    view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
+    assert [(m.id, m.role, m.status) for m in view.messages] == [
+        (turn.human_id, "human", "complete"),
+        (turn.reply_id, "ai", "complete"),
+    ]
+    assert view.messages[1].content == text
 
 
-def _a_view_handed_over(
-    services: Services,
-) -> tuple[Account, uuid.UUID, HandedViews, HistoryFactory]:
-    """Alice's conversation, and a view of it ("handed over") waiting in this thread."""
+def test_the_view_is_read_with_the_turns_own_input(services: Services) -> None:
+    """The factory takes the turn's system prompt and question through the config: a token
+    budget counts the prompt this turn sends, not the conversation's stored one."""
     alice = make_user(services)
-    conversation_id, _ = chat_turn(services, alice, "My name is Alice.")
-    handed = HandedViews()
-    handed.hand(
+    conversation_id = None
+    for index in range(6):
+        conversation_id, _ = chat_turn(services, alice, f"question number {index}", conversation_id)
+    assert conversation_id is not None
+    services.conversations.set_memory(
         user_id=alice.id,
         conversation_id=conversation_id,
-        strategy=strategy_for("window"),
-        view=ContextView(messages=[HumanMessage("handed over", id=str(uuid.uuid4()))]),
+        strategy="budget",
+        params={"max_tokens": 200},
     )
-    return alice, conversation_id, handed, history_factory(services.sessions, handed=handed)
-
-
-def test_a_handed_view_is_served_once_without_reading(
-    services: Services, connection: Connection
-) -> None:
-    """The turn service reads the view with the question and hands it over: the factory
-    call of that turn reads nothing; the next call, with nothing handed, reads the view."""
-    alice, conversation_id, handed, factory = _a_view_handed_over(services)
-    statements: list[str] = []
-    event.listen(connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    first = factory(str(alice.id), str(conversation_id)).messages
-    assert [m.content for m in first] == ["handed over"]
-    assert statements == [] and len(handed) == 0
-    second = factory(str(alice.id), str(conversation_id)).messages
-    assert second[0].content == "My name is Alice."
-    assert statements  # read from the database this time
-
-
-def test_a_handed_view_is_only_for_its_own_thread(services: Services) -> None:
-    """Two turns of one conversation can run at once (two tabs): a view is taken only by
-    the factory call in the thread of the turn that read it."""
-    alice, conversation_id, handed, factory = _a_view_handed_over(services)
-    elsewhere: list[str] = []
-    other = threading.Thread(
-        target=lambda: elsewhere.extend(
-            str(m.content) for m in factory(str(alice.id), str(conversation_id)).messages
-        )
+    factory = history_factory(services.sessions)
+    short = factory(
+        str(alice.id),
+        str(conversation_id),
+        ViewRequest(user_id=alice.id, conversation_id=conversation_id, system_prompt="Be brief."),
     )
-    other.start()
-    other.join(timeout=30)
-    assert elsewhere[0] == "My name is Alice."
-    assert len(handed) == 1  # still waiting for its own turn
-    # another user asking for the same conversation gets nothing of it
-    with pytest.raises(NotFound):
-        factory(str(make_user(services).id), str(conversation_id))
-    assert len(handed) == 1
+    long = factory(
+        str(alice.id),
+        str(conversation_id),
+        ViewRequest(
+            user_id=alice.id, conversation_id=conversation_id, system_prompt="Be brief. " * 30
+        ),
+    )
+    assert len(long.messages) < len(short.messages)
 
 
-def test_a_turn_leaves_nothing_in_flight(services: Services) -> None:
+def test_a_stopped_turn_keeps_what_was_shown(services: Services) -> None:
     alice = make_user(services)
-    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me a story.")
     chunks = turn.stream()
-    next(chunks)
-    assert services.turns.rows_in_flight == {turn.human_id, turn.reply_id}
-    assert len(services.turns.handed_views) == 0  # the turn's history took its view
-    turn.close()
-    assert services.turns.rows_in_flight == set()
+    first = next(chunks)
+    services.turns.stop(user_id=alice.id, reply_id=turn.reply_id)
+    shown = first + "".join(chunks)
+    assert turn.wait(30)
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
     assert [m.status for m in view.messages] == ["complete", "interrupted"]
+    assert view.messages[1].content == shown and view.messages[1].meta.get("stopped")

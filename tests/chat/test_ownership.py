@@ -55,7 +55,9 @@ def test_the_chain_config_cannot_point_at_someone_elses_history(
     """The same path the turn service uses: RunnableWithMessageHistory's configurable ids."""
     alice, bob, conversation, _ = a_and_b
     chain = services.turns.chain_for("offline")
-    config = {"configurable": {"user_id": str(bob.id), "conversation_id": str(conversation)}}
+    config = {
+        "configurable": {"user_id": str(bob.id), "conversation_id": str(conversation), "turn": None}
+    }
     with pytest.raises(NotFound):
         chain.invoke(
             {"input": [("human", "what was the plan?")], "system_prompt": ""}, config=config

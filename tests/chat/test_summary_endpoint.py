@@ -15,8 +15,10 @@ def test_summariser_failure_loses_nothing_and_is_retried(
     services = endpoint_services
     alice = make_user(services)
     openai_server.enqueue_reply("Hello Sofia.")
+    openai_server.enqueue_reply("Meeting Sofia")  # the new conversation's title
     first = services.turns.send(user_id=alice.id, conversation_id=None, text="I am Sofia.")
     list(first.stream())
+    assert first.wait(30)
     cid = first.conversation_id
     services.conversations.set_memory(
         user_id=alice.id, conversation_id=cid, strategy="summary", params={}
@@ -29,16 +31,17 @@ def test_summariser_failure_loses_nothing_and_is_retried(
 
     # next turn: the unsummarised messages go verbatim; the summary is retried after it
     openai_server.enqueue_reply("You are Sofia.")
+    openai_server.enqueue_reply("The user is called Sofia.")
     second = services.turns.send(user_id=alice.id, conversation_id=cid, text="Who am I?")
     list(second.stream())
-    sent = [(m["role"], m["content"]) for m in openai_server.chat_requests[-1]["messages"]]
+    assert second.wait(30)
+    sent = [(m["role"], m["content"]) for m in openai_server.chat_requests[-2]["messages"]]
     assert sent[1:] == [
         ("user", "I am Sofia."),
         ("assistant", "Hello Sofia."),
         ("user", "Who am I?"),
     ]
-    openai_server.enqueue_reply("The user is called Sofia.")
-    assert services.turns.update_memory(user_id=alice.id, conversation_id=cid).status == "updated"
+    assert second.outcome.memory_notice is None
     summary_request = openai_server.chat_requests[-1]["messages"]
     assert "I am Sofia." in summary_request[-1]["content"]  # the summariser saw the transcript
     state = services.conversations.summary_state(user_id=alice.id, conversation_id=cid)
@@ -47,9 +50,11 @@ def test_summariser_failure_loses_nothing_and_is_retried(
 
     # the inspector's record equals what the server actually received, summary included
     openai_server.enqueue_reply("Sofia.")
+    openai_server.enqueue_reply("The user is Sofia.")
     third = services.turns.send(user_id=alice.id, conversation_id=cid, text="Name?")
     list(third.stream())
-    received = [(m["role"], m["content"]) for m in openai_server.chat_requests[-1]["messages"]]
+    assert third.wait(30)
+    received = [(m["role"], m["content"]) for m in openai_server.chat_requests[-2]["messages"]]
     messages = services.conversations.open(user_id=alice.id, conversation_id=cid).messages
     context = messages[-1].context
     assert context is not None

@@ -56,17 +56,21 @@ def test_question_is_stored_before_the_model_is_called(
     ]
 
 
-def test_stopped_stream_keeps_partial_text_marked_interrupted(services: Services) -> None:
+def test_stopped_stream_keeps_partial_text_marked_interrupted(slow_services: Services) -> None:
+    services = slow_services
     alice = make_user(services)
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
     stream = turn.stream()
     seen = [next(stream), next(stream), next(stream)]
-    stream.close()  # what Streamlit does when the user presses stop
+    services.turns.stop(user_id=alice.id, reply_id=turn.reply_id)
+    seen += list(stream)
+    assert turn.wait(30)
     stored = rows(services, alice.id, turn.conversation_id)
     assert stored[-1] == ("ai", "interrupted", "".join(seen))
     assert stored[0] == ("human", "complete", "Tell me about tea.")
     # the next turn sees the partial answer, and the conversation continues normally
     _, answer = chat_turn(services, alice, "Go on.", turn.conversation_id)
+    assert stored[-1][2]
     assert "I can see 4 messages" in answer  # system, question, partial answer, new question
 
 

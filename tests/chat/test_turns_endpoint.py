@@ -21,10 +21,12 @@ def test_streamed_answer_usage_and_exact_context(
     services = endpoint_services
     alice = make_user(services)
     openai_server.enqueue_reply("Hello Alice, nice to meet you.", usage=None)
+    openai_server.enqueue_reply("Meeting Alice")  # the new conversation's title
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="I am Alice.")
     chunks = list(turn.stream())
     assert "".join(chunks) == "Hello Alice, nice to meet you."
     assert len(chunks) >= 5
+    assert turn.wait(30)
     openai_server.enqueue_reply("You said you are Alice.")
     turn2 = services.turns.send(
         user_id=alice.id, conversation_id=turn.conversation_id, text="Who am I?"

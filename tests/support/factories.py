@@ -22,9 +22,11 @@ def make_user(services: Services, name: str | None = None, *, role: str = "user"
 def chat_turn(
     services: Services, user: Account, text: str, conversation_id: uuid.UUID | None = None
 ) -> tuple[uuid.UUID, str]:
-    """Run one full turn; returns (conversation id, streamed answer)."""
+    """Run one full turn, after-answer work included; returns (conversation id, streamed
+    answer)."""
     turn = services.turns.send(user_id=user.id, conversation_id=conversation_id, text=text)
     answer = "".join(turn.stream())
+    assert turn.wait(60), "the turn's after-answer work did not finish"
     return turn.conversation_id, answer
 
 

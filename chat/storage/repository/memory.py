@@ -32,30 +32,6 @@ from chat.storage.tables import (
 # --- context logs and summaries --------------------------------------------------------
 
 
-def save_context_log(
-    *,
-    session: Session,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    message_id: uuid.UUID,
-    strategy: str,
-    payload: dict[str, Any],
-) -> None:
-    statement = insert(ContextLog).values(
-        message_id=message_id,
-        conversation_id=conversation_id,
-        user_id=user_id,
-        strategy=strategy,
-        payload=payload,
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ContextLog.message_id],
-            set_={"strategy": statement.excluded.strategy, "payload": statement.excluded.payload},
-        )
-    )
-
-
 def context_logs(
     *, session: Session, user_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ContextLog]:

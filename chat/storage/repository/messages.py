@@ -7,8 +7,9 @@ Part of chat.storage.repository (see its docstring).
 from __future__ import annotations
 
 import functools
+import typing
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -43,7 +44,7 @@ from chat.storage.tables import (
 
 def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
     """The next message position. The caller holds the conversation's row lock
-    (get_conversation with lock=True, or open_conversation), so concurrent writers
+    (get_conversation with lock=True), so concurrent writers
     queue up instead of reading the same position."""
     last = session.scalar(
         select(Message.position)
@@ -102,31 +103,6 @@ def _append(
     session.add_all(rows)
     session.flush()
     touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-
-
-def complete_pending_reply(
-    *,
-    session: Session,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    message_id: uuid.UUID,
-    content: str,
-    token_count: int,
-) -> bool:
-    """Fill a pending AI placeholder with its final text. Rows already finalised
-    (interrupted, error, complete) are left alone. Returns whether a row changed."""
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.conversation_id == conversation_id,
-            Message.user_id == user_id,
-            Message.role == "ai",
-            Message.status == "pending",
-        )
-        .values(content=content, token_count=token_count, status="complete", updated_at=func.now())
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def finish_message(
@@ -228,7 +204,7 @@ def recent_view_rows(
             "before": before_position,
         },
     ).all()
-    return cast_rows(reversed(rows))
+    return typing.cast(list[ViewRow], list(reversed(rows)))
 
 
 @functools.cache
@@ -240,11 +216,6 @@ def _recent_view_statement(before: bool) -> Executable:
     return query.order_by(Message.position.desc()).limit(
         bindparam("row_limit", type_=Integer, literal_execute=True)
     )
-
-
-def cast_rows(rows: Iterable[Any]) -> list[ViewRow]:
-    """Rows of _VIEW_COLUMNS as what they are to a view (they carry those attributes)."""
-    return list(rows)
 
 
 def recent_messages(
@@ -301,7 +272,8 @@ def last_turns(
         },
     ).all()
     if rows and rows[0].position > rows[0].window_start:  # longer than the rows read
-        return cast_rows(
+        return typing.cast(
+            list[ViewRow],
             session.execute(
                 _messages_from_statement(),
                 {
@@ -309,9 +281,9 @@ def last_turns(
                     "conversation": conversation_id,
                     "start": rows[0].window_start,
                 },
-            ).all()
+            ).all(),
         )
-    return cast_rows(rows)
+    return typing.cast(list[ViewRow], rows)
 
 
 @functools.cache

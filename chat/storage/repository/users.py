@@ -119,11 +119,6 @@ def touch_last_seen(*, session: Session, user_id: uuid.UUID, at: datetime) -> No
     session.execute(update(User).where(User.id == user_id).values(last_seen_at=at))
 
 
-def count_admins(*, session: Session) -> int:
-    query = select(func.count()).select_from(User).where(User.role == "admin", ~User.disabled)
-    return session.scalar(query) or 0
-
-
 @dataclass(frozen=True)
 class UserStats:
     user_id: uuid.UUID
