@@ -1,6 +1,7 @@
 """The app process is killed (SIGKILL) while an answer streams; a new process starts on the
-same database. The user logs in again: the question is there, the answer is marked as
-interrupted with a plain sentence, and Retry answers it in the same rows.
+same database. The user logs in again: the question is there, the text of the answer that
+had been saved while it streamed is kept and marked as interrupted with a plain sentence,
+and Retry answers it in the same rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from chat.storage import repository
-from pages.parts.messages import LOST_ANSWER_NOTE
+from pages.parts.messages import STATUS_NOTES
 from tests.support.app_server import offline_env, started_app
 from tests.support.browser import click_until, log_in, send, wait_for_cookie, wait_idle
 from tests.support.factories import PASSWORD
@@ -72,8 +73,9 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
         ("human", "pending"),
         ("ai", "pending"),
     ]  # nobody could finish it: the process that would have is gone
-    (human_id, *_), (reply_id, *_, reply_meta) = rows
+    (human_id, *_), (reply_id, *_, flushed, reply_meta) = rows
     assert reply_meta.get("instance")  # the dead process's id, its lock now free
+    assert flushed.startswith("Offline demo")  # saved while it streamed
 
     fast = offline_env(database_url, tmp_path, token_delay=0.01)
     with started_app(fast, log_path=log_path) as app:
@@ -82,7 +84,8 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
         page.goto(f"{app.url}/?c={conversation_id}")
         messages = page.get_by_test_id("stChatMessage")
         expect(messages.first).to_contain_text(QUESTION, timeout=30_000)
-        expect(messages.nth(1)).to_contain_text(LOST_ANSWER_NOTE)
+        expect(messages.nth(1)).to_contain_text(STATUS_NOTES["interrupted"])
+        expect(messages.nth(1)).to_contain_text(flushed)
         retry = page.get_by_role("button", name="Retry")
         expect(retry).to_be_visible()
         assert [(role, status) for _, role, status, _, _ in stored(
