@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -54,6 +55,16 @@ def url_id(name: str, what: str) -> uuid.UUID | None:
         return parse_id(raw, what=what)
     except NotFound:
         return uuid.UUID(int=0)  # malformed: shown as "not found" like any foreign id
+
+
+def context_of(message: StoredMessage) -> dict[str, Any] | None:
+    """What the model received for an answer of the open conversation, text included."""
+    conversation_id = url_id("c", "conversation")
+    if conversation_id is None:
+        return None
+    return services.conversations.context_of(
+        user_id=account.id, conversation_id=conversation_id, message_id=message.id
+    )
 
 
 def in_flight(view: ConversationView | None) -> StoredMessage | None:
@@ -173,6 +184,7 @@ def conversation_pane(conversation_id: uuid.UUID | None, found: uuid.UUID | None
             last = index == len(messages) - 1
             draw_message(
                 message,
+                context_of=context_of,
                 is_last=last and settled,
                 found=message.id == found,
                 editable=index == len(messages) - 2 and message.role == "human" and settled,

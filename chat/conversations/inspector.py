@@ -1,8 +1,9 @@
 """The context inspector's reading of a stored context log.
 
-A context log lists the blocks the model received. What it does not list is just as telling:
-the earlier messages that were left out, or folded into a summary. Those are derived here
-from the positions, so nothing extra has to be stored per answer.
+A context log lists the blocks the model received, by reference (chat/turn/store.py):
+`with_texts` puts back the text of each message and summary version it names. What the log
+does not list is just as telling: the earlier messages that were left out, or folded into
+a summary. Those are derived here from the positions, so nothing extra is stored.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+MISSING = "(no longer stored)"
 KIND_LABELS = {
     "system": "System prompt",
     "summary": "Summary",
@@ -52,6 +54,40 @@ def inspect_context(payload: dict[str, Any], *, reply_position: int) -> Inspecte
         summarised=(1, covers) if covers else None,
         left_out=_ranges([p for p in earlier if p not in seen]),
     )
+
+
+def with_texts(
+    payload: dict[str, Any],
+    *,
+    messages: dict[str, str],
+    summaries: dict[tuple[str, int], str],
+) -> dict[str, Any]:
+    """The log with the text of each block it names: `messages` by id, `summaries` by
+    (strategy, version). A block whose source is gone (a deleted message) says so."""
+    blocks = []
+    for block in payload.get("blocks") or []:
+        if "content" not in block:
+            if block.get("message_id"):
+                text = messages.get(str(block["message_id"]))
+            else:
+                text = summaries.get((str(block.get("strategy")), int(block.get("version") or 0)))
+            block = {**block, "content": text if text is not None else MISSING}
+        blocks.append(block)
+    return {**payload, "blocks": blocks}
+
+
+def references(payload: dict[str, Any]) -> tuple[list[str], set[tuple[str, int]]]:
+    """The message ids and summary versions a log names without their text."""
+    ids: list[str] = []
+    versions: set[tuple[str, int]] = set()
+    for block in payload.get("blocks") or []:
+        if "content" in block:
+            continue
+        if block.get("message_id"):
+            ids.append(str(block["message_id"]))
+        elif block.get("version") is not None:
+            versions.add((str(block.get("strategy")), int(block["version"])))
+    return ids, versions
 
 
 def describe_ranges(ranges: list[tuple[int, int]]) -> str:

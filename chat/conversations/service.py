@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.conversations.economics import Economics, token_economics
+from chat.conversations.inspector import references, with_texts
 from chat.conversations.lab import LabTurn, conversation_transcript
 from chat.errors import InvalidInput, NotFound
 from chat.memory.strategies import STRATEGIES
+from chat.memory.summaries import summary_text
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -243,6 +245,31 @@ class ConversationService:
                 temperature=temperature,
                 system_prompt=system_prompt,
             )
+
+    def context_of(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        """What the model received for one answer, text included (rebuilt from the
+        references its log keeps), or None when the answer has no log."""
+        with unit_of_work(self.sessions) as session:
+            logs = repository.context_logs(
+                session=session, user_id=user_id, message_ids=[message_id]
+            )
+            log = logs.get(message_id)
+            if log is None or log.conversation_id != conversation_id:
+                return None
+            ids, versions = references(log.payload)
+            texts = repository.message_texts(
+                session=session, user_id=user_id, message_ids=[uuid.UUID(i) for i in ids]
+            )
+            summaries = repository.summary_versions(
+                session=session, user_id=user_id, conversation_id=conversation_id, wanted=versions
+            )
+        return with_texts(
+            dict(log.payload),
+            messages={str(key): text for key, text in texts.items()},
+            summaries={key: summary_text(text) for key, text in summaries.items()},
+        )
 
     def economics(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Economics:
         """Tokens and estimated cost per answer, priced from settings."""

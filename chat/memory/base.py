@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
@@ -45,7 +45,6 @@ class ContextView:
     messages: list[BaseMessage]
     omitted: int = 0  # stored messages before the view that the model will not see
     summary: str | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def to_langchain(rows: Iterable[ViewRow]) -> list[BaseMessage]:

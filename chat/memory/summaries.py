@@ -26,6 +26,11 @@ from chat.storage.repository import SummaryState, ViewRow
 log = logging.getLogger(__name__)
 
 
+def summary_text(content: str) -> str:
+    """How a summary is put before the model (and shown by the inspector)."""
+    return f"Summary of the earlier conversation:\n{content}"
+
+
 class _Summarised(MemoryStrategy):
     """Shared by the summary strategies: a persisted summary with a watermark (the last
     position it covers). Messages past the watermark that the summary has not absorbed yet
@@ -36,11 +41,15 @@ class _Summarised(MemoryStrategy):
     catch_up_tokens: ClassVar[int] = 2000
     fold_batch: ClassVar[int] = 200
 
-    def _summary_message(self, content: str, covers: int) -> SystemMessage:
+    def _summary_message(self, content: str, covers: int, version: int) -> SystemMessage:
         return SystemMessage(
-            f"Summary of the earlier conversation:\n{content}",
+            summary_text(content),
             id=f"summary-{self.name}",
-            response_metadata={"covers_position": covers},
+            response_metadata={
+                "covers_position": covers,
+                "strategy": self.name,
+                "version": version,
+            },
         )
 
     def _view(
@@ -67,17 +76,13 @@ class _Summarised(MemoryStrategy):
         verbatim = [row for row in gap + buffer if row.position > covers]
         messages: list[BaseMessage] = []
         if summary is not None and summary.content:
-            messages.append(self._summary_message(summary.content, covers))
+            messages.append(self._summary_message(summary.content, covers, summary.version))
         messages += to_langchain(verbatim)
         first = verbatim[0].position if verbatim else buffer_start
         return ContextView(
             messages=messages,
             omitted=max(0, first - 1 - covers),
             summary=summary.content if summary else None,
-            notes={
-                "covers_position": covers,
-                "summary_status": summary.status if summary else None,
-            },
         )
 
     def _fold_until(

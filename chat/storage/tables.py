@@ -115,11 +115,29 @@ class Summary(Base):
     covers_position: Mapped[int] = mapped_column(Integer, default=0)
     token_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="ok")
+    version: Mapped[int] = mapped_column(Integer, default=0)  # of the content, from 1
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class SummaryVersion(Base):
+    """Each text a summary has had, so a context log can name the one the model received."""
+
+    __tablename__ = "summary_versions"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    strategy: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    covers_position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ContextLog(Base):
-    """What the model was sent for one answer, so the inspector can show it after reload."""
+    """What the model was sent for one answer, by reference (message ids, summary versions,
+    token counts), so the inspector can rebuild it after a reload."""
 
     __tablename__ = "context_logs"
 

@@ -280,7 +280,8 @@ def finish_turn(
     only_if_pending: bool = False,
 ) -> dict[str, Any] | None:
     """The turn's last word: the question settled, the answer's status and the text the
-    user saw, and the context log of what the model received. Returns that log.
+    user saw, and the context log of what the model received (stored by reference).
+    Returns that log with its text.
     `only_if_pending`: leave an answer that has ended already as it is (a stop that comes
     after the end). NotFound when the rows are no longer this attempt's."""
     context = context_payload(sent, human_id=rows.human_id) if sent else None
@@ -304,44 +305,58 @@ def finish_turn(
                 conversation_id=rows.conversation_id,
                 message_id=rows.reply_id,
                 strategy=meta.get("strategy", ""),
-                payload=context,
+                payload=by_reference(context),
             )
     return context
 
 
 def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str, Any]:
-    """The inspector's record of one answer: each block the model received, with tokens
-    (for messages of the history, from the counts stored with them, as the strategies
-    count them)."""
+    """The inspector's record of one answer: each block the model received, its text and
+    its tokens (for stored messages, from the count stored with them, as the strategies
+    count them), and what it refers to: a stored message by its id, a summary by its
+    strategy and version. by_reference() is the form that is stored."""
     blocks = []
     for message in sent:
-        if message.id == str(human_id):
-            kind = "input"
-        elif message.id and message.id.startswith("summary"):
-            kind = "summary"
-        elif message.type == "system" and not message.id:
-            kind = "system"
-        else:
-            kind = "history"
         meta = message.response_metadata or {}
-        stored = meta.get("token_count")
-        if kind == "history" and isinstance(stored, int):
-            tokens = stored_message_tokens(stored)
-        else:
-            tokens = count_message_tokens(message)
-        blocks.append(
-            {
-                "kind": kind,
-                "role": message.type,
-                "content": message.text,
-                "message_id": message.id,
-                "position": meta.get("position"),
+        block: dict[str, Any] = {"role": message.type, "content": message.text}
+        if message.id == str(human_id):
+            block |= {"kind": "input", "message_id": message.id}
+        elif message.id and message.id.startswith("summary"):
+            block |= {
+                "kind": "summary",
+                "strategy": meta.get("strategy"),
+                "version": meta.get("version"),
                 "covers_position": meta.get("covers_position"),
-                "tokens": tokens,
             }
-        )
+        elif meta.get("position") is not None:
+            block |= {"kind": "history", "message_id": message.id, "position": meta["position"]}
+            for key in ("recalled", "score", "matched"):  # why a recall strategy chose it
+                if key in meta:
+                    block[key] = meta[key]
+        elif message.type == "system" and not message.id:
+            block |= {"kind": "system"}
+        else:  # a block of its own (e.g. what the model knows of the user)
+            block |= {"kind": message.id or message.type}
+        stored = meta.get("token_count")
+        if block["kind"] == "history" and isinstance(stored, int):
+            block["tokens"] = stored_message_tokens(stored)
+        else:
+            block["tokens"] = count_message_tokens(message)
+        blocks.append(block)
     return {
         "blocks": blocks,
         "total_tokens": sum(block["tokens"] for block in blocks),
         "approximate": tokens_are_approximate(),
     }
+
+
+def by_reference(payload: dict[str, Any]) -> dict[str, Any]:
+    """A context record without the text of what is stored elsewhere (messages, summary
+    versions): its size no longer grows with the conversation. Only what is stored nowhere
+    else (the system prompt, which the conversation's settings may change later) keeps
+    its text. chat/conversations/inspector.py rebuilds the rest."""
+    blocks = []
+    for block in payload["blocks"]:
+        referenced = block.get("message_id") or block.get("version") is not None
+        blocks.append({k: v for k, v in block.items() if not (referenced and k == "content")})
+    return {**payload, "blocks": blocks}

@@ -12,7 +12,7 @@ from chat.errors import ChatError
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
-from pages.parts.inspector import draw_inspector
+from pages.parts.inspector import ContextOf, draw_inspector
 
 RETRY_KEY = "_retry"
 REGENERATE_KEY = "_regenerate"
@@ -29,7 +29,12 @@ STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
 
 
 def draw_message(
-    message: StoredMessage, *, is_last: bool, found: bool = False, editable: bool = False
+    message: StoredMessage,
+    *,
+    context_of: ContextOf,
+    is_last: bool,
+    found: bool = False,
+    editable: bool = False,
 ) -> None:
     """One stored message. Markdown only: raw HTML in user or model text is never rendered.
 
@@ -48,7 +53,7 @@ def draw_message(
         if role == "assistant" and message.meta.get("model"):
             st.caption(answer_caption(message))
         if role == "assistant":
-            draw_inspector(message)
+            draw_inspector(message, context_of)
         if is_last and role == "assistant":
             draw_answer_actions(message)
         if editable and role == "user":

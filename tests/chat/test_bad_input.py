@@ -38,7 +38,7 @@ from tests.support.bad_input import (
     upload_bytes,
     upload_cases,
 )
-from tests.support.factories import PASSWORD, chat_turn, make_user
+from tests.support.factories import PASSWORD, chat_turn, last_context, make_user
 from tests.support.openai_server import FakeOpenAIServer
 
 
@@ -57,10 +57,7 @@ def messages(
 
 def system_block(services: Services, user_id: uuid.UUID, conversation_id: uuid.UUID) -> str:
     """What the model was sent as the system prompt in the conversation's last turn."""
-    view = services.conversations.open(user_id=user_id, conversation_id=conversation_id)
-    context = view.messages[-1].context
-    assert context is not None
-    return str(context["blocks"][0]["content"])
+    return str(last_context(services, user_id, conversation_id)["blocks"][0]["content"])
 
 
 def send_message(services: Services, exp: Expected) -> None:

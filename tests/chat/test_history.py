@@ -133,7 +133,8 @@ def test_the_view_is_read_with_the_turns_own_input(services: Services) -> None:
     assert len(long.messages) < len(short.messages)
 
 
-def test_a_stopped_turn_keeps_what_was_shown(services: Services) -> None:
+def test_a_stopped_turn_keeps_what_was_shown(slow_services: Services) -> None:
+    services = slow_services
     alice = make_user(services)
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me a story.")
     chunks = turn.stream()

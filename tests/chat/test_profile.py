@@ -8,7 +8,7 @@ import pytest
 
 from chat.errors import InvalidInput
 from chat.services import Services
-from tests.support.factories import chat_turn, make_user
+from tests.support.factories import chat_turn, last_context, make_user
 
 
 def test_profile_round_trips_and_is_validated(services: Services) -> None:
@@ -36,12 +36,8 @@ def test_offline_model_answers_with_the_profile_in_its_context(services: Service
     services.profiles.update(user_id=alice.id, display_name="Alice", language="", about="")
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi")
     "".join(turn.stream())
-    context = (
-        services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)
-        .messages[-1]
-        .context
-    )
-    assert context is not None
+    assert turn.wait(30)
+    context = last_context(services, alice.id, turn.conversation_id)
     assert "The user's name is Alice." in context["blocks"][0]["content"]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from chat.errors import InvalidInput
 from chat.services import Services
-from tests.support.factories import chat_turn, make_user
+from tests.support.factories import chat_turn, last_context, make_user
 from tests.support.openai_server import FakeOpenAIServer
 
 
@@ -56,12 +56,7 @@ def test_regenerate_replaces_the_last_answer_in_place(services: Services) -> Non
     assert stored == [(1, "human", "complete", "Tell me about tea."), (2, "ai", "complete", again)]
     # the next turn's context holds exactly one answer to the first question
     chat_turn(services, alice, "Go on.", conversation_id)
-    context = (
-        services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
-        .messages[-1]
-        .context
-    )
-    assert context is not None
+    context = last_context(services, alice.id, conversation_id)
     history = [b["content"] for b in context["blocks"] if b["kind"] == "history"]
     assert history == ["Tell me about tea.", again]
     assert first_answer  # a real answer was replaced

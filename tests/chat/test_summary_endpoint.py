@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chat.services import Services
-from tests.support.factories import make_user
+from tests.support.factories import last_context, make_user
 from tests.support.openai_server import FakeOpenAIServer
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -56,8 +56,7 @@ def test_summariser_failure_loses_nothing_and_is_retried(
     assert third.wait(30)
     received = [(m["role"], m["content"]) for m in openai_server.chat_requests[-2]["messages"]]
     messages = services.conversations.open(user_id=alice.id, conversation_id=cid).messages
-    context = messages[-1].context
-    assert context is not None
+    context = last_context(services, alice.id, cid)
     logged = [(ROLES[b["role"]], b["content"]) for b in context["blocks"]]
     assert logged == received
     assert [b["kind"] for b in context["blocks"]] == ["system", "summary", "input"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
-from tests.support.factories import chat_turn, make_user
+from tests.support.factories import chat_turn, last_context, make_user
 
 
 def rows(services: Services, user_id, conversation_id):  # type: ignore[no-untyped-def]
@@ -96,9 +98,7 @@ def test_context_log_records_what_the_model_received(services: Services) -> None
     alice = make_user(services)
     conversation_id, _ = chat_turn(services, alice, "first")
     chat_turn(services, alice, "second", conversation_id)
-    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
-    context = view.messages[-1].context
-    assert context is not None
+    context = last_context(services, alice.id, conversation_id)
     kinds = [block["kind"] for block in context["blocks"]]
     assert kinds == ["system", "history", "history", "input"]
     assert context["blocks"][-1]["content"] == "second"
@@ -111,8 +111,25 @@ def test_history_enters_only_through_the_chain(services: Services) -> None:
     conversation_id, _ = chat_turn(services, alice, "My name is Zoe.")
     _, answer = chat_turn(services, alice, "What is my name?", conversation_id)
     assert "Zoe" in answer
-    view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
-    context = view.messages[-1].context
-    assert context is not None
+    context = last_context(services, alice.id, conversation_id)
     inputs = [b for b in context["blocks"] if "my name?" in b["content"]]
     assert len(inputs) == 1
+
+
+def test_the_context_log_is_stored_by_reference(services: Services) -> None:
+    """The stored log names the messages the model received instead of copying them: its
+    size does not depend on how long they are, and the inspector rebuilds their text."""
+    alice = make_user(services)
+    sizes = {}
+    for length in (1, 2_000):
+        conversation_id, _ = chat_turn(services, alice, "word " * length)
+        chat_turn(services, alice, "Go on.", conversation_id)
+        view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+        stored = view.messages[-1].context
+        assert stored is not None
+        assert all("content" not in b for b in stored["blocks"] if b["kind"] != "system")
+        sizes[length] = len(json.dumps(stored))
+        rebuilt = last_context(services, alice.id, conversation_id)
+        assert rebuilt["blocks"][1]["content"] == view.messages[0].content
+        assert rebuilt["blocks"][2]["content"] == view.messages[1].content
+    assert sizes[2_000] - sizes[1] < 20  # only the token counts' digits differ

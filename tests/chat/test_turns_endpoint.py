@@ -6,7 +6,7 @@ The endpoint's failures (HTTP 500, drops, stalls, timeouts) are in tests/faults/
 from __future__ import annotations
 
 from chat.services import Services
-from tests.support.factories import make_user
+from tests.support.factories import last_context, make_user
 from tests.support.openai_server import FakeOpenAIServer
 
 
@@ -48,7 +48,7 @@ def test_streamed_answer_usage_and_exact_context(
     assert reply.meta["usage"]["input_tokens"] > 0  # the provider's reported usage
     assert reply.meta["model"] == "test-model"
     # the inspector's record equals what the server actually received
-    assert reply.context is not None
-    logged = [(b["role"], b["content"]) for b in reply.context["blocks"]]
+    context = last_context(services, alice.id, turn.conversation_id)
+    logged = [(b["role"], b["content"]) for b in context["blocks"]]
     roles = {"system": "system", "human": "user", "ai": "assistant"}
     assert [(roles[r], c) for r, c in logged] == sent

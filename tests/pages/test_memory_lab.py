@@ -62,6 +62,11 @@ def test_inspector_under_each_answer(
     app = signed_in(query={"c": str(cid)}, username=owner.username)
     inspectors = [e for e in app.expander if e.label.startswith("Context:")]
     assert len(inspectors) == 2
+    assert not inspectors[1].text  # closed: nothing of it is read or sent
+    answer = app_services.conversations.open(user_id=owner.id, conversation_id=cid).messages[-1]
+    app.session_state[f"context-{answer.id}"] = True  # opened
+    app.run()
+    inspectors = [e for e in app.expander if e.label.startswith("Context:")]
     texts = [t.value for t in inspectors[1].text]
     assert texts[1:] == ["My name is Ada.", texts[2], "What is my name?"]
     assert "No earlier message was left out." in [c.value for c in inspectors[1].caption]

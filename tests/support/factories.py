@@ -66,3 +66,14 @@ def clocked(services: Services, clock: Clock, **settings: object) -> Services:
     return dataclasses.replace(
         services, settings=config, accounts=accounts, registration=registration, admin=admin
     )
+
+
+def last_context(services: Services, user_id: uuid.UUID, conversation_id: uuid.UUID) -> dict:
+    """What the model received for the conversation's last answer, text included (as the
+    inspector rebuilds it from the stored references)."""
+    view = services.conversations.open(user_id=user_id, conversation_id=conversation_id)
+    context = services.conversations.context_of(
+        user_id=user_id, conversation_id=conversation_id, message_id=view.messages[-1].id
+    )
+    assert context is not None
+    return context

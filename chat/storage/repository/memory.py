@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from chat.storage.tables import (
     Conversation,
     Message,
     Summary,
+    SummaryVersion,
 )
 
 # --- context logs and summaries --------------------------------------------------------
@@ -66,6 +68,8 @@ class SummaryState(Protocol):
     def covers_position(self) -> int: ...
     @property
     def status(self) -> str: ...
+    @property
+    def version(self) -> int: ...
 
 
 def summary_and_last_settled(
@@ -105,6 +109,7 @@ def _summary_state_statement() -> Executable:
             Summary.content,
             Summary.covers_position,
             Summary.status,
+            Summary.version,
             func.coalesce(last, 0).label("last_settled"),
         )
         .select_from(Conversation)
@@ -130,8 +135,9 @@ def save_summary(
     covers_position: int,
     token_count: int,
 ) -> None:
-    """Store a newer summary. The watermark only moves forward: a slower concurrent
-    summariser that finishes last cannot replace a summary covering more messages."""
+    """Store a newer summary, as its next version. The watermark only moves forward: a
+    slower concurrent summariser that finishes last cannot replace a summary covering more
+    messages."""
     statement = insert(Summary).values(
         conversation_id=conversation_id,
         strategy=strategy,
@@ -140,8 +146,9 @@ def save_summary(
         covers_position=covers_position,
         token_count=token_count,
         status="ok",
+        version=1,
     )
-    session.execute(
+    version = session.execute(
         statement.on_conflict_do_update(
             index_elements=[Summary.conversation_id, Summary.strategy],
             set_={
@@ -149,12 +156,45 @@ def save_summary(
                 "covers_position": statement.excluded.covers_position,
                 "token_count": statement.excluded.token_count,
                 "status": "ok",
+                "version": Summary.version + 1,
                 "updated_at": func.now(),
             },
             where=(Summary.covers_position < statement.excluded.covers_position)
             & (Summary.user_id == user_id),
+        ).returning(Summary.version)
+    ).scalar()
+    if version is not None:
+        session.add(
+            SummaryVersion(
+                conversation_id=conversation_id,
+                strategy=strategy,
+                version=version,
+                user_id=user_id,
+                content=content,
+                covers_position=covers_position,
+            )
         )
-    )
+        session.flush()
+
+
+def summary_versions(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    wanted: set[tuple[str, int]],
+) -> dict[tuple[str, int], str]:
+    """The texts of the named (strategy, version) summaries of the user's conversation."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(SummaryVersion.strategy, SummaryVersion.version, SummaryVersion.content).where(
+            SummaryVersion.conversation_id == conversation_id,
+            SummaryVersion.user_id == user_id,
+            tuple_(SummaryVersion.strategy, SummaryVersion.version).in_(list(wanted)),
+        )
+    ).all()
+    return {(row.strategy, row.version): row.content for row in rows}
 
 
 def mark_summary_failed(

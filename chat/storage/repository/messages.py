@@ -417,3 +417,17 @@ def last_settled_position(
         )
         or 0
     )
+
+
+def message_texts(
+    *, session: Session, user_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The text of each named message of the user's (others are simply absent)."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(Message.id, Message.content).where(
+            Message.id.in_(list(message_ids)), Message.user_id == user_id
+        )
+    ).all()
+    return {row.id: row.content for row in rows}
