@@ -116,7 +116,8 @@ def answer_caption(message: StoredMessage) -> str:
 
 def follow_answer(services: Services, user_id: uuid.UUID, reply_id: uuid.UUID) -> None:
     """Show an answer as it is generated, with a Stop button, until it ends. The worker
-    generates it, not this script: leaving the page does not stop it."""
+    generates it, not this script: leaving the page does not stop it. Called by the page
+    itself, not a fragment, so that a click on Stop interrupts this run at once."""
     with st.chat_message("assistant"):
         st.button(
             "Stop",

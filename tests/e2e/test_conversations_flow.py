@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from chat.storage.tables import Conversation, Message
+from pages.parts.messages import STOPPED_NOTE
 from tests.support.app_server import offline_app
 from tests.support.artifacts import screenshot_everything
 from tests.support.browser import log_in, send, wait_for_cookie, wait_idle
@@ -153,18 +154,14 @@ def test_stop_regenerate_and_edit(
     messages = page.get_by_test_id("stChatMessage")
     expect(messages).to_have_count(4, timeout=20_000)  # the new question and its answer
     expect(messages.nth(3)).to_contain_text("Offline", timeout=20_000)
-    page.get_by_test_id("stChatInputStopButton").click()
-    # The stopped run draws nothing more; the stored row carries the mark once the turn
-    # service has settled it (a moment after the click): reload until it shows.
-    marked = page.get_by_text("Answer stopped before it finished", exact=False)
-    for _ in range(10):
-        page.reload()
-        wait_idle(page)
-        if marked.count():
-            break
-        page.wait_for_timeout(1_000)
-    expect(marked).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    # Stopped at once, with a note and Retry; the earlier turn offers no stale actions.
+    expect(messages.nth(3)).to_contain_text(STOPPED_NOTE, timeout=15_000)
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    expect(page.get_by_role("button", name="Regenerate")).to_have_count(0)
+    page.reload()
+    expect(messages.nth(3)).to_contain_text(STOPPED_NOTE, timeout=30_000)  # stored so
     page.screenshot(path=str(SHOTS / "stopped.png"), full_page=True)
 
 

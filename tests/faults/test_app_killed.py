@@ -75,7 +75,7 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
     ]  # nobody could finish it: the process that would have is gone
     (human_id, *_), (reply_id, *_, flushed, reply_meta) = rows
     assert reply_meta.get("instance")  # the dead process's id, its lock now free
-    assert flushed.startswith("Offline demo")  # saved while it streamed
+    assert flushed.startswith("(Offline demo")  # saved while it streamed
 
     fast = offline_env(database_url, tmp_path, token_delay=0.01)
     with started_app(fast, log_path=log_path) as app:

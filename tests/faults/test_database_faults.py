@@ -189,7 +189,14 @@ def test_an_answer_is_stored_when_the_pool_frees_up_after_the_stream(
     """The user has read the answer: a pool that is busy at that moment costs a short wait,
     not the answer."""
     services = build_services(
-        app_settings(settings, scratch_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.3)
+        app_settings(
+            settings,
+            scratch_url,
+            db_pool_size=1,
+            db_max_overflow=0,
+            db_pool_timeout=0.3,
+            offline_token_delay=0.05,  # the connection is taken while the answer streams
+        )
     )
     turns_log = logging.getLogger("chat.turn.engine")
     try:

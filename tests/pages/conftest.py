@@ -95,3 +95,10 @@ def signed_in(new_app: Callable[..., AppTest], app_services: Services) -> Callab
         return log_in(app, username or account.username)  # type: ignore[union-attr]
 
     return start
+
+
+def answered(app: AppTest, services: Services) -> AppTest:
+    """Once the answer the last run started is generated and stored, run the page again:
+    in a browser the live answer redraws itself; AppTest runs the page once per call."""
+    assert services.turns.drain(timeout=30), "the answer was still being generated"
+    return app.run()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from chat.services import Services
+from tests.pages.conftest import answered
 from tests.support.factories import chat_turn, make_user
 
 
@@ -27,7 +28,7 @@ def test_sending_a_message_stores_it_and_opens_the_conversation(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     app = signed_in()
-    app.chat_input[0].set_value("My name is Grace. Hello!").run()
+    answered(app.chat_input[0].set_value("My name is Grace. Hello!").run(), app_services)
     assert not app.exception
     conversation_id = query_value(app, "c")
     messages = chat_messages(app)
@@ -74,7 +75,7 @@ def test_memory_selector_switches_strategy_without_losing_messages(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     app = signed_in()
-    app.chat_input[0].set_value("first question").run()
+    answered(app.chat_input[0].set_value("first question").run(), app_services)
     conversation_id = uuid.UUID(query_value(app, "c"))
     app.selectbox(key=f"strategy-{conversation_id}").select("full").run()
     assert not app.exception
@@ -96,10 +97,10 @@ def test_a_message_sent_with_a_memory_change_in_the_same_run_is_kept(
     """A parameter edited, then Enter in the chat box: the browser sends both in one run.
     Both must land: the new window size, and the message under it."""
     app = signed_in()
-    app.chat_input[0].set_value("first question").run()
+    answered(app.chat_input[0].set_value("first question").run(), app_services)
     conversation_id = uuid.UUID(query_value(app, "c"))
     app.number_input(key=f"window-k-{conversation_id}").set_value(3)
-    app.chat_input[0].set_value("second question").run()
+    answered(app.chat_input[0].set_value("second question").run(), app_services)
     assert not app.exception
     owner = app_services.accounts.get(username=app.session_state["username"])
     assert owner is not None

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from chat.auth.accounts import Account
 from chat.services import Services
+from tests.pages.conftest import answered
 from tests.pages.test_chat import chat_messages, query_value
 from tests.support.factories import chat_turn, make_user
 
@@ -133,7 +134,7 @@ def test_edit_and_resend(signed_in: Callable[..., AppTest], app_services: Servic
     ).messages[0]
     app = click(app, f"edit-{human.id}")
     app.text_area(key="edit-text").input("My name is Carol.")
-    app = click(app, "edit-send")
+    app = answered(click(app, "edit-send"), app_services)
     assert not app.exception
     messages = chat_messages(app)
     assert messages[0] == ("user", "My name is Carol.")

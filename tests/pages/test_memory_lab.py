@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from chat.auth.accounts import Account
 from chat.services import Services
 from pages.support import runtime
+from tests.pages.conftest import answered
 from tests.support.factories import chat_turn, make_user
 
 LAB = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")
@@ -46,7 +47,7 @@ def test_sidebar_selector_switches_strategy_and_parameters(
     assert len(view.messages) == 2  # switching never touches a message
 
     app.selectbox(key=f"strategy-{cid}").set_value("summary").run()
-    app.chat_input[0].set_value("Give me three tips about jazz.").run()
+    answered(app.chat_input[0].set_value("Give me three tips about jazz.").run(), app_services)
     assert not app.exception
     state = app_services.conversations.summary_state(user_id=owner.id, conversation_id=cid)
     assert state is not None and state.covers_position == 4 and "Ada" in state.content
