@@ -14,6 +14,7 @@ import streamlit as st
 
 from chat.conversations.service import ConversationView
 from chat.errors import ChatError, NotFound
+from chat.markup import plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
 from chat.validation import displayable
@@ -25,6 +26,7 @@ from pages.parts.messages import (
     MEMORY_NOTICE_KEY,
     REGENERATE_KEY,
     RETRY_KEY,
+    draw_markdown,
     draw_message,
     stream_answer,
     update_memory,
@@ -97,7 +99,7 @@ if view is None:
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 else:
     title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
-    title_column.title(view.title)
+    title_column.title(plain(view.title))
     with settings_column:
         draw_conversation_settings(services, account, view)
     try:
@@ -164,7 +166,7 @@ if view is not None and (retry_id or regenerate_id or edit):
     else:
         if edit:
             with st.chat_message("user"):
-                st.markdown(edit["text"])
+                draw_markdown(edit["text"])
         stream_answer(turn)
         update_memory(services, turn, account.id)
         after_answer(turn)
@@ -180,7 +182,7 @@ elif prompt:
         st.session_state.pop(DRAFT_KEY, None)  # a message went through: the old one is moot
         open_conversation(turn.conversation_id)  # in the URL before streaming: reload-safe
         with st.chat_message("user"):
-            st.markdown(prompt)
+            draw_markdown(prompt)
         stream_answer(turn)
         update_memory(services, turn, account.id)
         after_answer(turn)

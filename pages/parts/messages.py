@@ -8,6 +8,7 @@ import streamlit as st
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
+from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from chat.turn.engine import Turn
@@ -27,10 +28,20 @@ STATUS_NOTES = {
 }
 
 
+def draw_markdown(text: str) -> None:
+    """User or model text as Markdown that loads nothing: images become links, and a note
+    says why (chat/markup.py)."""
+    rendered, changed = inert_markdown(text)
+    st.markdown(rendered)
+    if changed:
+        st.caption(IMAGES_AS_LINKS_NOTE)
+
+
 def draw_message(
     message: StoredMessage, *, is_last: bool, found: bool = False, editable: bool = False
 ) -> None:
-    """One stored message. Markdown only: raw HTML in user or model text is never rendered.
+    """One stored message. Markdown only: raw HTML in user or model text is never rendered,
+    and images are links.
 
     `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
     (edit and resend); `found` marks the message a search result pointed at."""
@@ -39,7 +50,7 @@ def draw_message(
         if found:
             st.caption(":material/search: Search result")
         if message.content:
-            st.markdown(message.content)
+            draw_markdown(message.content)
         if message.status == "interrupted" and not message.content:
             st.caption(LOST_ANSWER_NOTE)
         elif message.status in STATUS_NOTES:
@@ -106,7 +117,7 @@ def stream_answer(turn: Turn) -> None:
     chunks = turn.stream()
     with st.chat_message("assistant"):
         try:
-            st.write_stream(chunks)
+            st.write_stream(inert_stream(chunks))
         except ChatError as exc:
             st.error(exc.user_message)
         finally:
