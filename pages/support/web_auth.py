@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from chat.auth import audit
+from chat.auth import audit, session_cookie
 from chat.auth.accounts import Account, AccountService, normalise_username
 from chat.settings import Settings
 
@@ -100,18 +99,20 @@ def build_authenticator(accounts: AccountService, settings: Settings) -> stauth.
     model.check_credentials = check_credentials
 
     cookie_model = authenticator.cookie_controller.cookie_model
-    library_get_cookie = cookie_model.get_cookie
 
     def get_cookie() -> dict[str, Any] | None:
-        token = library_get_cookie()
-        if not token:
-            return token
-        issued_at = float(token["exp_date"]) - settings.cookie_expiry_days * 86400
-        if accounts.session_account(username=token["username"], issued_at=issued_at) is None:
+        """The library's own reader (it raised on a forged header and trusted a lifetime
+        derived from settings), replaced by ours."""
+        if st.session_state.get("logout"):
             return None
-        st.session_state[LOGIN_AT_KEY] = issued_at
+        claims = read_cookie(settings, st.context.cookies.get(settings.cookie_name))
+        if claims is None:
+            return None
+        if accounts.session_account(username=claims.username, issued_at=claims.issued_at) is None:
+            return None
+        st.session_state[LOGIN_AT_KEY] = claims.issued_at
         st.session_state[CONFIRMED_KEY] = True  # it came from the browser: it is there
-        return token
+        return {"username": claims.username, "exp_date": claims.expires_at}
 
     cookie_model.get_cookie = get_cookie
     return authenticator
@@ -128,19 +129,11 @@ def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
     """
     if st.session_state.get("authentication_status") or st.session_state.get("logout"):
         return
-    token = st.context.cookies.get(settings.cookie_name)
-    if not token:
+    claims = read_cookie(settings, st.context.cookies.get(settings.cookie_name))
+    if claims is None:
         return
-    try:
-        data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
-        expires_at = float(data["exp_date"])
-        username = str(data["username"])
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return
-    if expires_at <= time.time():
-        return
-    issued_at = expires_at - settings.cookie_expiry_days * 86400
-    account = accounts.session_account(username=username, issued_at=issued_at)
+    issued_at = claims.issued_at
+    account = accounts.session_account(username=claims.username, issued_at=issued_at)
     if account is None:
         return
     st.session_state.update(
@@ -153,6 +146,17 @@ def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
             LOGIN_AT_KEY: issued_at,
             CONFIRMED_KEY: True,  # it came from the browser: it is there
         }
+    )
+
+
+def read_cookie(settings: Settings, token: object) -> session_cookie.CookieClaims | None:
+    """A remember-me cookie's claims, or None for a missing, expired, forged or malformed
+    one (refused quietly: the login form shows)."""
+    return session_cookie.decode(
+        token,
+        key=settings.resolved_cookie_key(),
+        lifetime_s=settings.cookie_expiry_days * 86400,
+        now=time.time(),
     )
 
 
@@ -233,16 +237,18 @@ def sign_out_locally() -> None:
 def cookie_token(
     settings: Settings, username: str, login_at: float | None = None
 ) -> tuple[str, datetime]:
-    """The same JWT the library writes: {'username', 'exp_date'} signed with the cookie key.
-    Its issue time (exp_date - expiry) is the session's login time."""
-    start = datetime.fromtimestamp(login_at) if login_at else datetime.now()
-    expires = start + timedelta(days=settings.cookie_expiry_days)
-    token = jwt.encode(
-        {"username": normalise_username(username), "exp_date": expires.timestamp()},
-        settings.resolved_cookie_key(),
-        algorithm="HS256",
+    """The remember-me cookie (chat/auth/session_cookie.py); its signed issue time is the
+    session's login time."""
+    issued_at = login_at or time.time()
+    lifetime_s = settings.cookie_expiry_days * 86400
+    token = session_cookie.encode(
+        key=settings.resolved_cookie_key(),
+        username=normalise_username(username),
+        issued_at=issued_at,
+        lifetime_s=lifetime_s,
+        session_id=None,
     )
-    return token, expires
+    return token, datetime.fromtimestamp(issued_at + lifetime_s)
 
 
 def browser_has_cookie(
@@ -250,15 +256,10 @@ def browser_has_cookie(
 ) -> bool:
     """Whether the browser holds this user's cookie, issued after `valid_after` (a revoked
     cookie still in the browser does not count: it must be replaced)."""
-    token = cookies.get(settings.cookie_name)
-    if not token:
+    claims = read_cookie(settings, cookies.get(settings.cookie_name))
+    if claims is None:
         return False
-    try:
-        data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
-        issued_at = float(data["exp_date"]) - settings.cookie_expiry_days * 86400
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return False
-    return bool(data.get("username") == normalise_username(username)) and issued_at >= valid_after
+    return claims.username == normalise_username(username) and claims.issued_at >= valid_after
 
 
 def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, account: Account) -> None:
