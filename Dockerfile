@@ -19,7 +19,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TIKTOKEN_CACHE_DIR=/opt/tiktoken \
     APP_ENV=production \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    FORWARDED_ALLOW_IPS=""
 RUN groupadd --system --gid 10001 chat \
     && useradd --system --uid 10001 --gid chat --home-dir /app --shell /usr/sbin/nologin chat \
     && mkdir -p /data && chown chat:chat /data

@@ -8,6 +8,7 @@ so tests and the CLI can point the app elsewhere before the first read.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 import threading
@@ -67,13 +68,17 @@ class Settings(BaseSettings):
     # ASVS 5 6.2: at least 8 (12 recommended); no composition rules; common ones refused.
     password_min_chars: int = Field(default=8, ge=8, le=64)
     bcrypt_rounds: int = Field(default=12, ge=10, le=16)
-    # Throttling: failed logins counted in a sliding window, per account and per client.
-    # A blocked account unblocks by itself once its failures leave the window.
+    # Throttling (chat/auth/throttle.py): failed logins in a sliding window, per account
+    # from one client, per client, and an account-wide backstop. Blocks end by themselves.
     login_window_seconds: int = Field(default=900, ge=1)
     login_failures_per_account: int = Field(default=5, ge=1)
     login_failures_per_client: int = Field(default=20, ge=1)
-    # Behind a reverse proxy, the client is the last X-Forwarded-For entry (set by the proxy).
-    trust_forwarded_for: bool = False
+    login_failures_account_backstop: int = Field(default=50, ge=1)
+    # Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
+    # entries are believed (chat/web/clients.py); none: the connection's peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Replaced by TRUSTED_PROXIES; set, it stops the start with a sentence saying so.
+    trust_forwarded_for: bool | None = None
     # Session lifetimes: idle (no activity anywhere) and absolute (since the login).
     session_idle_minutes: float = Field(default=7 * 24 * 60, gt=0)
     session_max_hours: float = Field(default=30 * 24, gt=0)
@@ -107,6 +112,31 @@ class Settings(BaseSettings):
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry).strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range."
+                    ) from exc
+        return value
+
+    @field_validator("trust_forwarded_for")
+    @classmethod
+    def _replaced(cls, value: bool | None) -> bool | None:
+        if value is not None:
+            raise ValueError(
+                "TRUST_FORWARDED_FOR is replaced by TRUSTED_PROXIES: list the addresses of "
+                "your reverse proxies (e.g. TRUSTED_PROXIES=10.0.0.5), see docs/deployment.md."
+            )
         return value
 
     @field_validator("database_url")

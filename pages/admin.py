@@ -66,7 +66,7 @@ with left, st.container(border=True):
     target = by_name[chosen] if chosen else None
     if target is not None:
         st.caption(f"{target.role}, {'disabled' if target.disabled else 'active'}")
-        b1, b2, b3 = st.columns(3)
+        b1, b2, b3, b4 = st.columns(4)
         if b1.button("Enable" if target.disabled else "Disable", key="admin-toggle"):
             act(
                 lambda: admin.set_disabled(
@@ -79,6 +79,11 @@ with left, st.container(border=True):
             act(
                 lambda: admin.set_role(actor=account, user_id=target.id, role=new_role),
                 f"{target.username} is now {new_role}.",
+            )
+        if b4.button("Unlock sign-in", key="admin-unlock", help="Forget failed sign-ins"):
+            act(
+                lambda: admin.unlock(actor=account, user_id=target.id),
+                f"{target.username} can sign in again from anywhere.",
             )
         if b3.button("Reset code", key="admin-reset"):
             try:

@@ -83,7 +83,10 @@ def test_compose_runs_two_identical_replicas_with_one_cookie_key() -> None:
     assert env["APP_ENV"] == "production"
     assert re.fullmatch(r"\$\{COOKIE_KEY:\?[^}]+\}", env["COOKIE_KEY"]), env["COOKIE_KEY"]
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    assert str(env["TRUST_FORWARDED_FOR"]).lower() == "true"  # behind nginx
+    # Behind nginx, at its fixed address: only its X-Forwarded-For entries are believed.
+    proxy = _compose()["services"]["proxy"]
+    assert env["TRUSTED_PROXIES"].endswith(proxy["networks"]["default"]["ipv4_address"] + "}")
+    assert "TRUST_FORWARDED_FOR" not in env
     for service in replicas.values():
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert "ports" not in service  # reached through the proxy only

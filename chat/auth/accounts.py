@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.auth import audit, throttle
 from chat.auth.audit import Clock
 from chat.auth.passwords import check_password_policy, dummy_hash, hash_password, verify_password
-from chat.errors import InvalidInput
+from chat.errors import AccountDisabled, InvalidInput
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -143,11 +143,12 @@ class AccountService:
             raise InvalidInput(f"The username {name!r} is taken.") from exc
 
     def authenticate(self, *, username: str, password: str, client: str = "") -> Account | None:
-        """The account if the password matches and the account is enabled, else None.
+        """The account if the password matches and the account is enabled, else None;
+        AccountDisabled when the password matches a disabled account.
 
         Raises Throttled (without checking the password) when this username or client has
-        too many recent failures. Unknown usernames are checked against a dummy hash so both
-        cases take the same time; every outcome is an audit event.
+        too many recent failures (chat.auth.throttle). Unknown usernames are checked against
+        a dummy hash so both cases take the same time; every outcome is an audit event.
         """
         name = normalise_username(username)[:64]
         now = self.clock()
@@ -185,6 +186,9 @@ class AccountService:
             )
             if ok and account is not None:
                 repository.record_login(session=session, user_id=account.id, at=now)
+        if matched and account is not None and account.disabled:
+            # Only after the right password: a wrong one must not tell who is disabled.
+            raise AccountDisabled()
         return account if ok else None
 
     def get(self, *, username: str) -> Account | None:

@@ -112,6 +112,20 @@ class AdminService:
                 by=admin.username,
             )
 
+    def unlock(self, *, actor: Account, user_id: uuid.UUID) -> None:
+        """Failed sign-ins on this account before now stop counting (chat.auth.throttle)."""
+        with unit_of_work(self.sessions) as session:
+            admin = self._admin(session, actor)
+            target = self._target(session, user_id)
+            audit.record(
+                session,
+                kind=audit.LOGIN_UNLOCKED,
+                username=target.username,
+                user_id=target.id,
+                at=self.accounts.clock(),
+                by=admin.username,
+            )
+
     def set_role(self, *, actor: Account, user_id: uuid.UUID, role: str) -> None:
         if role not in ("user", "admin"):
             raise InvalidInput(f"Unknown role {role!r}.")

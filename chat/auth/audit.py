@@ -22,6 +22,7 @@ Clock = Callable[[], datetime]
 LOGIN_SUCCESS = "login_success"
 LOGIN_FAILURE = "login_failure"
 LOGIN_THROTTLED = "login_throttled"
+LOGIN_UNLOCKED = "login_unlocked"
 LOGOUT = "logout"
 SESSIONS_ENDED = "sessions_ended"
 SESSION_EXPIRED = "session_expired"

@@ -10,6 +10,9 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from chat.errors import ConfigurationError
+from chat.settings import get_settings
+from chat.web.clients import ClientAddress, parse_networks
 from chat.web.headers import SecurityHeaders
 
 ROUTE_PREFIX = "/api"
@@ -21,5 +24,12 @@ def routes() -> list[BaseRoute]:
 
 
 def middleware() -> list[Middleware]:
-    """Runs before Streamlit's own middleware, on every request and websocket."""
-    return [Middleware(SecurityHeaders)]
+    """Runs before Streamlit's own middleware, on every request and websocket: first the
+    client's address (and scheme) from listed proxies, then the security headers (which
+    need the scheme for HSTS). Settings that do not load trust no proxy; the page says
+    what is wrong with them."""
+    try:
+        trusted = parse_networks(get_settings().trusted_proxies)
+    except ConfigurationError:
+        trusted = ()
+    return [Middleware(ClientAddress, trusted_proxies=trusted), Middleware(SecurityHeaders)]

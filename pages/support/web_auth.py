@@ -161,16 +161,10 @@ def read_cookie(settings: Settings, token: object) -> session_cookie.CookieClaim
 
 
 def client_key(settings: Settings) -> str:
-    """Who is knocking, for per-client throttling: the connection's IP address, or behind a
-    trusted reverse proxy the last X-Forwarded-For entry (the one the proxy appended; the
-    earlier ones are whatever the client claimed). "local" for localhost connections."""
-    if settings.trust_forwarded_for:
-        forwarded = st.context.headers.get("X-Forwarded-For")
-        hops = [hop.strip() for hop in str(forwarded or "").split(",") if hop.strip()]
-        if hops:
-            return hops[-1][:128]
+    """Who is knocking, for per-client throttling: the client's address as the app's
+    middleware resolved it (chat/web/clients.py: X-Forwarded-For only through proxies in
+    TRUSTED_PROXIES). "local" for localhost connections and outside a browser (AppTest)."""
     address = st.context.ip_address
-    # Not a string outside a browser connection (e.g. AppTest): treat it as local.
     return address[:128] if isinstance(address, str) and address else "local"
 
 

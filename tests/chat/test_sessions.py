@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chat.errors import AccountDisabled
 from chat.services import Services
 from tests.support.factories import PASSWORD, Clock, clocked, make_user
 
@@ -77,7 +78,10 @@ def test_disabled_user_cannot_sign_in_or_keep_a_session(svc: Services, clock: Cl
     clock.advance(seconds=1)
     svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=True)
     assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
-    assert svc.accounts.authenticate(username=user.username, password=PASSWORD) is None
+    # Told so only after the right password; a wrong one says nothing about the account.
+    with pytest.raises(AccountDisabled, match="disabled"):
+        svc.accounts.authenticate(username=user.username, password=PASSWORD)
+    assert svc.accounts.authenticate(username=user.username, password="wrong one") is None
     svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=False)
     # Re-enabling does not revive sessions that existed when the user was disabled.
     assert svc.accounts.session_account(username=user.username, issued_at=issued) is None

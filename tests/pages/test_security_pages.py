@@ -65,8 +65,8 @@ def test_login_page_says_when_an_account_is_throttled(
 ) -> None:
     user = make_user(app_services)
     for _ in range(app_services.settings.login_failures_per_account):
-        app_services.accounts.authenticate(username=user.username, password="wrong")
-    app = log_in(new_app(), user.username, PASSWORD)
+        app_services.accounts.authenticate(username=user.username, password="wrong", client="local")
+    app = log_in(new_app(), user.username, PASSWORD)  # the same client: AppTest is "local"
     assert any("Too many failed attempts" in e.value for e in app.error)
     assert not any(button.label == "New chat" for button in app.button)
 
@@ -97,3 +97,30 @@ def test_log_out_ends_every_session_and_draws_no_cookie_component_on_the_chat_pa
 
     assert any(button.label == "Log in" for button in app.button)
     assert app_services.accounts.session_account(username=username, issued_at=login_at) is None
+
+
+def test_a_disabled_user_is_told_so_only_after_the_right_password(
+    new_app: Callable[..., AppTest], app_services: Services
+) -> None:
+    admin = make_user(app_services, role="admin")
+    user = make_user(app_services)
+    app_services.admin.set_disabled(actor=admin, user_id=user.id, disabled=True)
+    wrong = log_in(new_app(), user.username, "not the password")
+    assert not any("disabled" in e.value for e in wrong.error)
+    right = log_in(new_app(), user.username, PASSWORD)
+    assert any("This account is disabled" in e.value for e in right.error)
+
+
+def test_an_admin_unlocks_an_account_from_the_admin_page(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    admin = make_user(app_services, role="admin")
+    user = make_user(app_services)
+    for _ in range(app_services.settings.login_failures_per_account):
+        app_services.accounts.authenticate(username=user.username, password="wrong", client="x")
+    app = signed_in(username=admin.username)
+    app.switch_page("pages/admin.py").run()
+    app.selectbox(key="admin-user").select(user.username).run()
+    app.button(key="admin-unlock").click().run()
+    assert any("can sign in again" in s.value for s in app.success)
+    assert app_services.accounts.authenticate(username=user.username, password=PASSWORD, client="x")

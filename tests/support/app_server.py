@@ -63,7 +63,7 @@ def started_app(
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    full_env = {**os.environ, "FORWARDED_ALLOW_IPS": "", **env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT

@@ -194,6 +194,15 @@ def count_auth_events(
     return int(count), oldest
 
 
+def latest_auth_event_at(*, session: Session, kind: str, username: str) -> datetime | None:
+    """When the last event of `kind` for this username happened (None: never)."""
+    query = select(func.max(AuthEvent.created_at)).where(
+        AuthEvent.kind == kind, AuthEvent.username == username
+    )
+    latest: datetime | None = session.execute(query).scalar_one()
+    return latest
+
+
 def recent_auth_events(
     *, session: Session, limit: int = 100, user_id: uuid.UUID | None = None
 ) -> list[AuthEvent]:

@@ -1,0 +1,57 @@
+"""In a real browser, behind a listed proxy: failures from one client do not lock the
+account's owner out elsewhere, and a client cannot pick its own address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy.engine import URL
+
+from tests.support.app_server import offline_app
+from tests.support.browser import log_in, wait_idle
+from tests.support.factories import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def proxied_app(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app as if behind one proxy on this host (127.0.0.1 is listed): each browser
+    context below claims its address in X-Forwarded-For, as that proxy would send it."""
+    env = {"TRUSTED_PROXIES": "127.0.0.1", "LOGIN_FAILURES_PER_ACCOUNT": "3"}
+    with offline_app(database_url, tmp_path_factory.mktemp("lockout"), extra_env=env) as url:
+        yield url
+
+
+def _client(browser: Browser, address: str) -> Page:
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": address})
+    return context.new_page()
+
+
+def _try(page: Page, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    form = page.get_by_test_id("stForm").filter(has_text="Log in").first
+    expect(form).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Log in").click()
+    wait_idle(page)
+
+
+def test_failures_from_one_client_do_not_lock_out_another(
+    browser: Browser, proxied_app: str, make_account: Callable[[], str]
+) -> None:
+    username = make_account()
+    attacker = _client(browser, "198.51.100.7")
+    for _ in range(3):
+        _try(attacker, proxied_app, username, "not the password")
+        expect(attacker.get_by_text("Wrong username or password.")).to_be_visible()
+    _try(attacker, proxied_app, username, PASSWORD)
+    expect(attacker.get_by_text("Too many failed attempts")).to_be_visible(timeout=10_000)
+    # The owner, from another address, signs in with the right password.
+    owner = _client(browser, "203.0.113.20")
+    log_in(owner, proxied_app, username, PASSWORD)
+    expect(owner.get_by_role("button", name="New chat")).to_be_visible()
+    attacker.context.close()
+    owner.context.close()
