@@ -7,6 +7,17 @@ variables as before); scripts/app, the Dockerfile and the browser tests all star
 
 import streamlit as st
 
+from chat.services import Services
 from chat.web.app import middleware, routes
 
-app = st.App("streamlit_app.py", routes=routes(), middleware=middleware())
+
+def services() -> Services:
+    """The pages' cached services, imported on first use: importing the pages' support
+    modules here, before Streamlit's runtime exists, would register the authenticator's
+    cookie component outside it."""
+    from pages.support.runtime import services as cached
+
+    return cached()
+
+
+app = st.App("streamlit_app.py", routes=routes(services), middleware=middleware())

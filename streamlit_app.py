@@ -48,8 +48,8 @@ except ChatError as exc:
 
 st.session_state.pop(runtime.AUTHENTICATOR_KEY, None)  # pages build this run's own
 try:
-    sign_in_from_cookie(services.accounts, settings)  # a valid remember-me cookie
-    account = current_account(services.accounts)
+    sign_in_from_cookie(services)  # a valid remember-me cookie
+    account = current_account(services)
 except ChatError as exc:
     refuse(exc)
 

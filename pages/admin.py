@@ -66,7 +66,7 @@ with left, st.container(border=True):
     target = by_name[chosen] if chosen else None
     if target is not None:
         st.caption(f"{target.role}, {'disabled' if target.disabled else 'active'}")
-        b1, b2, b3, b4 = st.columns(4)
+        b1, b2, b3, b4, b5 = st.columns(5)
         if b1.button("Enable" if target.disabled else "Disable", key="admin-toggle"):
             act(
                 lambda: admin.set_disabled(
@@ -84,6 +84,11 @@ with left, st.container(border=True):
             act(
                 lambda: admin.unlock(actor=account, user_id=target.id),
                 f"{target.username} can sign in again from anywhere.",
+            )
+        if b5.button("End sessions", key="admin-end-sessions", help="Sign out everywhere"):
+            act(
+                lambda: admin.end_sessions(actor=account, user_id=target.id),
+                f"{target.username} is signed out everywhere.",
             )
         if b3.button("Reset code", key="admin-reset"):
             try:

@@ -233,6 +233,13 @@ class AccountService:
                 by=actor or account.username,
             )
 
+    def change_password(self, *, username: str, current: str, new: str, client: str = "") -> None:
+        """The signed-in user's own change: the current password first (checked and
+        throttled like a sign-in), so an unattended open tab cannot take the account."""
+        if self.authenticate(username=username, password=current, client=client) is None:
+            raise InvalidInput("Your current password is not right. Nothing was changed.")
+        self.set_password(username=username, password=new, client=client)
+
     def redeem_reset(self, *, code: str, password: str, client: str = "") -> Account:
         """Set a new password with an admin-issued one-time code (no other way exists for a
         signed-out user). Failures are throttled per client like logins; a code works once,

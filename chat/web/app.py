@@ -7,20 +7,25 @@ the same middleware: the HTTP API mounts its routes here too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from chat.errors import ConfigurationError
+from chat.services import Services
 from chat.settings import get_settings
 from chat.web.clients import ClientAddress, parse_networks
 from chat.web.headers import SecurityHeaders
+from chat.web.session_route import session_routes
 
 ROUTE_PREFIX = "/api"
 
 
-def routes() -> list[BaseRoute]:
-    """The app's own HTTP routes, all under ROUTE_PREFIX."""
-    return []
+def routes(services: Callable[[], Services]) -> list[BaseRoute]:
+    """The app's own HTTP routes, all under ROUTE_PREFIX. `services` is the process's
+    cached getter, shared with the pages."""
+    return [Mount(ROUTE_PREFIX, routes=session_routes(services))]
 
 
 def middleware() -> list[Middleware]:

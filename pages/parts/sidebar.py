@@ -66,9 +66,7 @@ def draw_sidebar(
                 "Running on the built-in offline model: no API key is configured.",
                 icon=":material/cloud_off:",
             )
-        st.button(
-            "Log out", key="logout-button", on_click=sign_out, args=(services.accounts, account)
-        )
+        st.button("Log out", key="logout-button", on_click=sign_out, args=(services, account))
     draw_conversation_dialogs(services, account)
 
 

@@ -108,5 +108,5 @@ def test_security_headers_are_sent_and_the_app_works_under_them(echo_app: str) -
     assert "img-src 'self' data:" in policy
     assert "frame-ancestors 'none'" in policy
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"  # never to other sites
     assert "Strict-Transport-Security" not in headers  # plain http here

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_app
@@ -55,3 +55,33 @@ def test_failures_from_one_client_do_not_lock_out_another(
     expect(owner.get_by_role("button", name="New chat")).to_be_visible()
     attacker.context.close()
     owner.context.close()
+
+
+def test_the_session_cookie_is_set_by_the_server_httponly_and_secure_under_https(
+    browser: Browser, proxied_app: str, make_account: Callable[[], str]
+) -> None:
+    """Behind the listed proxy, which says the browser came over https."""
+    context = browser.new_context(
+        extra_http_headers={"X-Forwarded-For": "203.0.113.30", "X-Forwarded-Proto": "https"}
+    )
+    page = context.new_page()
+    answers: list[Response] = []
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/api/session") else None)
+    log_in(page, proxied_app, make_account(), PASSWORD)
+    (answer,) = answers
+    header = answer.all_headers()["set-cookie"]
+    assert header.startswith("chat_auth=")
+    flags = {part.strip().lower() for part in header.split(";")}
+    assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
+    context.close()
+
+
+def test_the_session_cookie_as_the_browser_sees_it(
+    page: Page, proxied_app: str, make_account: Callable[[], str]
+) -> None:
+    log_in(page, proxied_app, make_account(), PASSWORD)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "chat_auth"]
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["secure"] is False  # plain http here
+    assert "chat_auth" not in page.evaluate("document.cookie")  # no script can read it

@@ -81,7 +81,7 @@ def test_a_foreign_conversation_in_the_url_is_not_found(
     assert not any("private words" in str(m.value) for m in app.markdown)
 
 
-def test_log_out_ends_every_session_and_draws_no_cookie_component_on_the_chat_page(
+def test_log_out_ends_this_session_and_draws_no_cookie_component_on_the_chat_page(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     """A cookie component reports to the server when it mounts, which reruns the page and
@@ -90,13 +90,46 @@ def test_log_out_ends_every_session_and_draws_no_cookie_component_on_the_chat_pa
     assert any(button.label == "New chat" for button in app.button)
     assert app.get("component_instance") == []
     username, login_at = app.session_state["username"], app.session_state["_auth_login_at"]
-    assert app_services.accounts.session_account(username=username, issued_at=login_at)
+    session_id = app.session_state["_auth_session_id"]
+    live = {"username": username, "session_id": session_id, "issued_at": login_at}
+    assert app_services.browser_sessions.check(**live)
 
     next(button for button in app.button if button.label == "Log out").click()
     app.run()
 
     assert any(button.label == "Log in" for button in app.button)
-    assert app_services.accounts.session_account(username=username, issued_at=login_at) is None
+    assert app_services.browser_sessions.check(**live) is None
+
+
+def test_sessions_page_lists_browsers_and_ends_any_one(
+    new_app: Callable[..., AppTest], app_services: Services
+) -> None:
+    user = make_user(app_services)
+    other = log_in(new_app(), user.username)  # another browser
+    app = log_in(new_app(), user.username)
+    app.switch_page("pages/sessions.py").run()
+    assert len([b for b in app.button if b.key and b.key.startswith("end-session-")]) == 2
+    other_id = other.session_state["_auth_session_id"]
+    app.button(key=f"end-session-{other_id}").click().run()
+    other.run()  # its next interaction
+    assert any(button.label == "Log in" for button in other.button)
+    app.run()
+    assert not any(button.label == "Log in" for button in app.button)
+
+
+def test_an_admin_ends_a_users_sessions(
+    new_app: Callable[..., AppTest], signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    user = make_user(app_services)
+    victim = log_in(new_app(), user.username)
+    admin = make_user(app_services, role="admin")
+    app = signed_in(username=admin.username)
+    app.switch_page("pages/admin.py").run()
+    app.selectbox(key="admin-user").select(user.username).run()
+    app.button(key="admin-end-sessions").click().run()
+    assert any("signed out everywhere" in s.value for s in app.success)
+    victim.run()
+    assert any(button.label == "Log in" for button in victim.button)
 
 
 def test_a_disabled_user_is_told_so_only_after_the_right_password(

@@ -24,6 +24,7 @@ from chat.errors import NotFound
 from chat.storage.tables import (
     AppSetting,
     AuthEvent,
+    BrowserSession,
     Conversation,
     Message,
     PasswordReset,
@@ -76,17 +77,20 @@ def set_password_hash(
     *, session: Session, user_id: uuid.UUID, password_hash: str, at: datetime | None = None
 ) -> None:
     """New password; every session issued before `at` (default: now) stops being valid."""
-    session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(password_hash=password_hash, sessions_valid_after=at or func.now())
-    )
+    session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+    revoke_sessions(session=session, user_id=user_id, at=at)
 
 
 def revoke_sessions(*, session: Session, user_id: uuid.UUID, at: datetime | None = None) -> None:
-    """Every session issued before `at` (default: now) stops being valid."""
+    """Every session issued before `at` (default: now) stops being valid, and every
+    browser session row of the user ends."""
     cutoff = at if at is not None else func.now()
     session.execute(update(User).where(User.id == user_id).values(sessions_valid_after=cutoff))
+    session.execute(
+        update(BrowserSession)
+        .where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+        .values(ended_at=cutoff, code_hash=None, code_expires_at=None)
+    )
 
 
 def record_login(*, session: Session, user_id: uuid.UUID, at: datetime | None = None) -> None:
