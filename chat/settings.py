@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from chat.errors import ConfigurationError
+from chat.strength import weak_secret_reason
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -61,8 +62,11 @@ class Settings(BaseSettings):
     cookie_name: str = "chat_auth"
     cookie_key: SecretStr | None = None
     cookie_expiry_days: float = Field(default=30.0, gt=0)
-    # Registration policy at first start; an admin can change it on the admin page.
+    # Registration policy at first start; an admin can change it on the admin page. Unset:
+    # "open" for a local run, "closed" with APP_ENV=production.
     registration: Literal["open", "invite", "closed"] = "open"
+    # Self-registrations (and refused invite codes) per client address and hour.
+    registrations_per_client_per_hour: int = Field(default=5, ge=1)
     # An invite code accepted when the policy is "invite" (admins can also generate one).
     invite_code: SecretStr | None = None
     # ASVS 5 6.2: at least 8 (12 recommended); no composition rules; common ones refused.
@@ -150,24 +154,38 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hosted_registration(cls, data: object) -> object:
+        """A hosted instance starts with registration closed unless told otherwise."""
+        if isinstance(data, dict) and not data.get("registration"):
+            production = str(data.get("app_env", "")).strip().lower() == "production"
+            data = {**data, "registration": "closed" if production else "open"}
+        return data
+
     @model_validator(mode="after")
     def _hosted_needs_secrets(self) -> Settings:
         if self.app_env != "production":
             return self
         key = self.cookie_key.get_secret_value() if self.cookie_key else ""
-        if len(key) < MIN_COOKIE_KEY_LENGTH:
+        weak = weak_secret_reason(key, min_guesses_log10=30) if key else "it is not set"
+        if len(key) < MIN_COOKIE_KEY_LENGTH or weak:
             raise ValueError(
                 "APP_ENV=production needs COOKIE_KEY set to a random secret of at least "
-                f'{MIN_COOKIE_KEY_LENGTH} characters (e.g. `python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))"`).'
+                f"{MIN_COOKIE_KEY_LENGTH} characters"
+                + (f" ({weak})" if len(key) >= MIN_COOKIE_KEY_LENGTH else "")
+                + ' (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`).'
             )
         if not self.database_url:
             raise ValueError("APP_ENV=production needs DATABASE_URL (a managed PostgreSQL).")
         invite = self.invite_code.get_secret_value() if self.invite_code else None
-        if invite is not None and len(invite) < MIN_INVITE_CODE_LENGTH:
+        weak_invite = invite and weak_secret_reason(invite, min_guesses_log10=12)
+        if invite is not None and (len(invite) < MIN_INVITE_CODE_LENGTH or weak_invite):
             raise ValueError(
                 f"INVITE_CODE must be at least {MIN_INVITE_CODE_LENGTH} random characters "
-                "on a hosted instance (or leave it unset and generate one on the admin page)."
+                "on a hosted instance"
+                + (f" ({weak_invite})" if weak_invite else "")
+                + " (or leave it unset and generate one on the admin page)."
             )
         if self.initial_admin_password is not None and not self.initial_admin_username:
             raise ValueError("INITIAL_ADMIN_PASSWORD is set but INITIAL_ADMIN_USERNAME is not.")

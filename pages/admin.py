@@ -96,14 +96,16 @@ with left, st.container(border=True):
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
-                base = (st.context.url or "").split("/admin")[0].rstrip("/")
                 st.info(
                     f"One-time reset code for **{issued.username}** (valid "
                     f"{issued.expires_in_minutes} minutes, shown only now):"
                 )
                 st.code(issued.code, language=None)
-                st.caption("Or send this link:")
-                st.code(f"{base}/?reset={issued.code}", language=None)
+                st.caption(
+                    "Give it to them by a channel you trust; they enter it under "
+                    '"Forgot password" on the login page (never in a link: links end up in '
+                    "proxy logs and browser history)."
+                )
 
 with right, st.container(border=True):
     st.markdown("**Registration**")

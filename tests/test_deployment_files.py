@@ -159,3 +159,9 @@ def test_every_launcher_starts_the_st_app() -> None:
     assert "streamlit run asgi.py" in (ROOT / "scripts" / "app").read_text()
     assert '"run", "asgi.py"' in (ROOT / "Dockerfile").read_text()
     assert '"run", "asgi.py"' in (ROOT / "tests" / "support" / "app_server.py").read_text()
+
+
+def test_scripts_app_listens_on_this_machine_unless_told_otherwise() -> None:
+    text = (ROOT / "scripts" / "app").read_text()
+    assert 'STREAMLIT_SERVER_ADDRESS="${STREAMLIT_SERVER_ADDRESS:-127.0.0.1}"' in text
+    assert 'FORWARDED_ALLOW_IPS=""' in text

@@ -39,7 +39,7 @@ from tests.support.proxy import running_proxy, served_by
 
 pytestmark = pytest.mark.timeout(300)
 
-COOKIE_KEY = "replica-test-" + "k" * 40
+COOKIE_KEY = "replica-test-Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn"
 
 
 @dataclass

@@ -41,14 +41,16 @@ def test_a_regular_user_cannot_open_the_admin_page(
         app.switch_page("pages/admin.py")
 
 
-def test_reset_code_from_a_link_sets_a_new_password(
+def test_a_typed_reset_code_sets_a_new_password_and_a_link_is_never_read(
     new_app: Callable[..., AppTest], app_services: Services
 ) -> None:
     admin, user = make_user(app_services, role="admin"), make_user(app_services)
     code = app_services.admin.issue_reset(actor=admin, user_id=user.id).code
-    app = new_app({"reset": code})
+    app = new_app({"reset": code})  # an old-style link: the code is not taken from it
+    assert "reset" not in app.query_params
     fields = fields_by_label(app)
-    assert fields["Reset code"][0].value == code
+    assert fields["Reset code"][0].value == ""
+    fields["Reset code"][0].input(code)
     fields["New password"][0].input("my fresh passphrase")
     fields["Repeat new password"][0].input("my fresh passphrase")
     next(b for b in app.button if b.label == "Set new password").click()
