@@ -42,10 +42,12 @@ def create_user(
     email: str,
     password_hash: str,
     role: str = "user",
+    username_fold: str | None = None,
 ) -> User:
     user = User(
         id=uuid.uuid4(),
         username=username,
+        username_fold=username_fold,
         display_name=display_name,
         email=email,
         password_hash=password_hash,
@@ -55,6 +57,12 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def username_fold_taken(*, session: Session, username_fold: str) -> bool:
+    """Whether a user's name already folds to this (chat/auth/usernames.py)."""
+    query = select(User.id).where(User.username_fold == username_fold).limit(1)
+    return session.execute(query).first() is not None
 
 
 def get_user_by_username(*, session: Session, username: str) -> User | None:
