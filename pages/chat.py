@@ -17,7 +17,7 @@ from chat.errors import ChatError, NotFound
 from chat.markup import plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
-from chat.validation import displayable
+from chat.validation import displayable, unsendable_reason
 from pages.parts.conversation_settings import draw_conversation_settings
 from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
@@ -170,6 +170,9 @@ if view is not None and (retry_id or regenerate_id or edit):
         stream_answer(turn)
         update_memory(services, turn, account.id)
         after_answer(turn)
+elif prompt and (reason := unsendable_reason(prompt)):  # offered back, not sent altered
+    st.session_state[DRAFT_KEY] = {"error": reason, "text": prompt}
+    st.rerun()
 elif prompt:
     try:
         turn = services.turns.send(

@@ -18,6 +18,7 @@ from chat.settings import get_settings
 from chat.web.clients import ClientAddress, parse_networks
 from chat.web.headers import SecurityHeaders
 from chat.web.session_route import session_routes
+from chat.web.websocket_text import RepairLoneSurrogates
 
 ROUTE_PREFIX = "/api"
 
@@ -37,4 +38,8 @@ def middleware() -> list[Middleware]:
         trusted = parse_networks(get_settings().trusted_proxies)
     except ConfigurationError:
         trusted = ()
-    return [Middleware(ClientAddress, trusted_proxies=trusted), Middleware(SecurityHeaders)]
+    return [
+        Middleware(ClientAddress, trusted_proxies=trusted),
+        Middleware(SecurityHeaders),
+        Middleware(RepairLoneSurrogates),
+    ]

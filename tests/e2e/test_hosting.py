@@ -110,3 +110,24 @@ def test_security_headers_are_sent_and_the_app_works_under_them(echo_app: str) -
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"  # never to other sites
     assert "Strict-Transport-Security" not in headers  # plain http here
+
+
+def test_a_lone_surrogate_in_the_chat_box_is_said_and_offered_back(
+    page: Page, echo_app: str, make_account: Callable[[], str]
+) -> None:
+    log_in(page, echo_app, make_account(), PASSWORD)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("x")
+    # Half of an emoji, as a damaged paste leaves it (Python cannot hand it to the browser).
+    box.evaluate(
+        """el => {
+          const set = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(el), "value").set;
+          set.call(el, "keep this \\uD83D text");
+          el.dispatchEvent(new Event("input", {bubbles: true}));
+        }"""
+    )
+    box.press("Enter")
+    expect(page.get_by_text("could not send")).to_be_visible(timeout=20_000)
+    page.get_by_text("Your text was not sent").click()
+    expect(page.get_by_test_id("stCode")).to_contain_text("keep this", timeout=10_000)
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
