@@ -262,7 +262,7 @@ def draw_cookie_exchange() -> None:
   form.submit();
 }})();
 </script>"""
-    st.html(script, unsafe_allow_javascript=True)
+    st.html(script, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
 
 
 def sign_out(services: Services, account: Account) -> None:
