@@ -5,24 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import jwt
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_env, running_app
-from tests.support.browser import log_in, wait_for_cookie, wait_idle
+from tests.support.browser import log_in, open_with_cookies, wait_for_cookie
 from tests.support.factories import PASSWORD
-
-
-def _open_with(browser: Browser, url: str, cookies: list[Any]) -> Page:
-    context = browser.new_context()
-    context.add_cookies(cookies)
-    page = context.new_page()
-    page.goto(url)
-    wait_idle(page)
-    return page
 
 
 def test_a_shorter_lifetime_does_not_revive_a_revoked_cookie(
@@ -42,7 +32,7 @@ def test_a_shorter_lifetime_does_not_revive_a_revoked_cookie(
         expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
     env["COOKIE_EXPIRY_DAYS"] = "1"  # the operator shortens the lifetime after an incident
     with running_app(env, log_path=tmp_path / "app-1.log") as url:
-        replay = _open_with(browser, url, cookies)
+        replay = open_with_cookies(browser, url, cookies)
         expect(replay.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
         expect(replay.get_by_role("button", name="New chat")).to_have_count(0)
         replay.context.close()
@@ -60,7 +50,7 @@ def test_forged_cookies_show_the_login_form(
     with running_app(env, log_path=tmp_path / "app.log") as url:
         for value in forged:
             cookie = {"name": "chat_auth", "value": value, "url": url}
-            page = _open_with(browser, url, [cookie])
+            page = open_with_cookies(browser, url, [cookie])
             expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
             expect(page.get_by_test_id("stException")).to_have_count(0)
             expect(page.get_by_test_id("stAlertContainer")).to_have_count(0)

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, Response, expect
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_app
-from tests.support.browser import log_in, wait_idle
+from tests.support.browser import log_in, submit_login
 from tests.support.factories import PASSWORD
 
 
@@ -28,26 +28,15 @@ def _client(browser: Browser, address: str) -> Page:
     return context.new_page()
 
 
-def _try(page: Page, url: str, username: str, password: str) -> None:
-    page.goto(url)
-    form = page.get_by_test_id("stForm").filter(has_text="Log in").first
-    expect(form).to_be_visible(timeout=30_000)
-    wait_idle(page)
-    form.get_by_label("Username").fill(username)
-    form.get_by_label("Password", exact=True).fill(password)
-    form.get_by_role("button", name="Log in").click()
-    wait_idle(page)
-
-
 def test_failures_from_one_client_do_not_lock_out_another(
     browser: Browser, proxied_app: str, make_account: Callable[[], str]
 ) -> None:
     username = make_account()
     attacker = _client(browser, "198.51.100.7")
     for _ in range(3):
-        _try(attacker, proxied_app, username, "not the password")
+        submit_login(attacker, proxied_app, username, "not the password")
         expect(attacker.get_by_text("Wrong username or password.")).to_be_visible()
-    _try(attacker, proxied_app, username, PASSWORD)
+    submit_login(attacker, proxied_app, username, PASSWORD)
     expect(attacker.get_by_text("Too many failed attempts")).to_be_visible(timeout=10_000)
     # The owner, from another address, signs in with the right password.
     owner = _client(browser, "203.0.113.20")

@@ -102,6 +102,8 @@ def offline_env(
         "DATA_DIR": str(data_dir),
         "OFFLINE_TOKEN_DELAY": str(token_delay),
         "BCRYPT_ROUNDS": "10",
+        # Every browser here is one client (127.0.0.1); the limit has its own tests.
+        "REGISTRATIONS_PER_CLIENT_PER_HOUR": "1000",
         "OPENAI_API_KEY": "",
         "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
         **(extra_env or {}),
