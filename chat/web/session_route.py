@@ -30,8 +30,9 @@ def session_routes(services: Callable[[], Services]) -> list[BaseRoute]:
         site = request.headers.get("sec-fetch-site")
         if site and site not in ("same-origin", "none"):
             return back
+        # Host names only: a proxy may pass the Host header on without its port.
         origin = request.headers.get("origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        if origin and origin != "null" and urlsplit(origin).hostname != request.url.hostname:
             return back
         body = await request.body()
         fields = parse_qs(body[:4096].decode("latin-1"))

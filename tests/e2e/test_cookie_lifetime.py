@@ -3,8 +3,12 @@ a forged or malformed cookie shows the login form, not an error."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jwt
 from playwright.sync_api import Browser, Page, expect
@@ -15,6 +19,11 @@ from tests.support.browser import log_in, open_with_cookies, wait_for_cookie
 from tests.support.factories import PASSWORD
 
 
+def _cookie(page: Page) -> list[Any]:
+    wait_for_cookie(page)
+    return [c for c in page.context.cookies() if c["name"] == "chat_auth"]
+
+
 def test_a_shorter_lifetime_does_not_revive_a_revoked_cookie(
     browser: Browser,
     page: Page,
@@ -22,20 +31,32 @@ def test_a_shorter_lifetime_does_not_revive_a_revoked_cookie(
     database_url: URL,
     tmp_path: Path,
 ) -> None:
-    username = make_account()
+    """Revoked by logout (one user) and by a password change (another), then the operator
+    shortens COOKIE_EXPIRY_DAYS: neither cookie comes back."""
+    logged_out, changed = make_account(), make_account()
     env = offline_env(database_url, tmp_path, extra_env={"COOKIE_EXPIRY_DAYS": "30"})
     with running_app(env, log_path=tmp_path / "app-30.log") as url:
-        log_in(page, url, username, PASSWORD)
-        wait_for_cookie(page)
-        cookies = [c for c in page.context.cookies() if c["name"] == "chat_auth"]
+        log_in(page, url, logged_out, PASSWORD)
+        revoked = [_cookie(page)]
         page.get_by_role("button", name="Log out").click()
         expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
+        other = browser.new_context().new_page()
+        log_in(other, url, changed, PASSWORD)
+        revoked.append(_cookie(other))
+        other.context.close()
+        subprocess.run(
+            [sys.executable, "-m", "chat", "users", "set-password", changed,
+             "--password-env", "NEW_PASSWORD"],
+            check=True, env={**os.environ, **env, "NEW_PASSWORD": "a completely new secret"},
+            capture_output=True, timeout=60,
+        )  # fmt: skip
     env["COOKIE_EXPIRY_DAYS"] = "1"  # the operator shortens the lifetime after an incident
     with running_app(env, log_path=tmp_path / "app-1.log") as url:
-        replay = open_with_cookies(browser, url, cookies)
-        expect(replay.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
-        expect(replay.get_by_role("button", name="New chat")).to_have_count(0)
-        replay.context.close()
+        for cookies in revoked:
+            replay = open_with_cookies(browser, url, cookies)
+            expect(replay.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
+            expect(replay.get_by_role("button", name="New chat")).to_have_count(0)
+            replay.context.close()
 
 
 def test_forged_cookies_show_the_login_form(

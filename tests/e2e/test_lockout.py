@@ -58,7 +58,9 @@ def test_the_session_cookie_is_set_by_the_server_httponly_and_secure_under_https
     page.on("response", lambda r: answers.append(r) if r.url.endswith("/api/session") else None)
     log_in(page, proxied_app, make_account(), PASSWORD)
     (answer,) = answers
-    header = answer.all_headers()["set-cookie"]
+    headers = answer.all_headers()
+    assert headers["strict-transport-security"].startswith("max-age=")
+    header = headers["set-cookie"]
     assert header.startswith("chat_auth=")
     flags = {part.strip().lower() for part in header.split(";")}
     assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
