@@ -67,6 +67,12 @@ class BrowserSessions:
         code = secrets.token_urlsafe(32)
         now = self.clock()
         with unit_of_work(self.sessions) as session:
+            # Rows of sessions that can no longer be valid are kept no longer.
+            repository.delete_old_browser_sessions(
+                session=session,
+                user_id=account.id,
+                before=now - timedelta(hours=self.settings.session_max_hours),
+            )
             row = repository.create_browser_session(
                 session=session,
                 user_id=account.id,
@@ -126,11 +132,16 @@ class BrowserSessions:
         return account
 
     def list(self, *, user_id: uuid.UUID) -> list[BrowserSessionView]:
+        """The user's live sessions: not ended, and within the absolute and idle lifetimes."""
+        now = self.clock()
+        oldest = now - timedelta(hours=self.settings.session_max_hours)
+        idle = now - timedelta(minutes=self.settings.session_idle_minutes)
         with unit_of_work(self.sessions) as session:
             rows = repository.list_browser_sessions(session=session, user_id=user_id)
             return [
                 BrowserSessionView(r.id, r.device, r.address, r.created_at, r.last_seen_at)
                 for r in rows
+                if r.created_at > oldest and r.last_seen_at > idle
             ]
 
     def end(self, *, user_id: uuid.UUID, session_id: uuid.UUID, kind: str = audit.LOGOUT) -> None:

@@ -8,6 +8,7 @@ import pytest
 from chat.auth import session_cookie
 from chat.errors import AccountDisabled
 from chat.services import Services
+from chat.storage import repository
 from tests.support.factories import PASSWORD, Clock, clocked, make_user
 
 
@@ -129,3 +130,18 @@ def test_any_one_session_can_be_ended_and_a_password_change_ends_all(
     svc.accounts.set_password(username=user.username, password="another good secret")
     assert check(username=user.username, session_id=second, issued_at=at) is None
     assert svc.browser_sessions.list(user_id=user.id) == []
+
+
+def test_sessions_past_their_lifetime_are_not_listed_and_are_purged(
+    svc: Services, clock: Clock
+) -> None:
+    user = make_user(svc)
+    old, _ = svc.browser_sessions.start(account=user, device="old", address="1")
+    clock.advance(hours=25)  # past session_max_hours (24 here)
+    assert svc.browser_sessions.list(user_id=user.id) == []
+    svc.browser_sessions.start(account=user, device="new", address="2")
+    assert [s.device for s in svc.browser_sessions.list(user_id=user.id)] == ["new"]
+    with svc.sessions() as session:
+        assert (
+            repository.get_browser_session(session=session, user_id=user.id, session_id=old) is None
+        )

@@ -8,13 +8,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from chat.storage.tables import BrowserSession
 
 __all__ = [
     "create_browser_session",
+    "delete_old_browser_sessions",
     "end_browser_sessions",
     "get_browser_session",
     "list_browser_sessions",
@@ -46,6 +47,15 @@ def create_browser_session(
     session.add(row)
     session.flush()
     return row
+
+
+def delete_old_browser_sessions(*, session: Session, user_id: uuid.UUID, before: datetime) -> None:
+    """Drop the user's session rows created before `before` (past any lifetime)."""
+    session.execute(
+        delete(BrowserSession).where(
+            BrowserSession.user_id == user_id, BrowserSession.created_at < before
+        )
+    )
 
 
 def get_browser_session(
