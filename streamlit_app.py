@@ -13,6 +13,7 @@ import streamlit as st
 
 from chat.errors import ChatError, DatabaseUnavailable
 from chat.settings import get_settings
+from chat.validation import displayable
 from pages.parts.account_links import draw_account_links
 from pages.support import runtime
 from pages.support.web_auth import cookie_settled, current_account, sign_in_from_cookie
@@ -22,18 +23,27 @@ UNSENT = "Your last message was not sent: the database could not be reached. Sen
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Chat", page_icon=":material/chat:", layout="wide")
+st.set_page_config(page_title="Chat", page_icon="💬", layout="wide")
 
 
 def refuse(exc: ChatError) -> NoReturn:
     """A sentence instead of the app. With the database away, a button offers the next
     attempt: nothing reruns by itself, so an outage never turns into a reconnect loop. A
-    message just submitted in the chat box is kept and offered back once the page works."""
+    message just submitted in the chat box is shown at once, to copy: it is kept in this tab
+    (and offered again once the page works), not across a reload, and the page says so."""
     st.error(exc.user_message)
     if isinstance(exc, DatabaseUnavailable):
         unsent = st.session_state.get(runtime.CHAT_INPUT_KEY)
         if isinstance(unsent, str) and unsent.strip():
             st.session_state[runtime.DRAFT_KEY] = {"error": UNSENT, "text": unsent}
+        draft = st.session_state.get(runtime.DRAFT_KEY)
+        if draft:
+            with st.expander("Your message was not sent. Copy it from here", expanded=True):
+                st.code(displayable(draft["text"]), language=None)
+            st.caption(
+                "It is kept in this tab until it can be sent; reloading the page or a restart "
+                "of the app loses it, so copy it if you need it."
+            )
         st.caption("Your conversations are safe. The page works again once it can reach them.")
         st.button("Try again", icon=":material/refresh:", key="try-again")
     st.stop()
@@ -48,8 +58,8 @@ except ChatError as exc:
 
 st.session_state.pop(runtime.AUTHENTICATOR_KEY, None)  # pages build this run's own
 try:
-    sign_in_from_cookie(services.accounts, settings)  # a valid remember-me cookie
-    account = current_account(services.accounts)
+    sign_in_from_cookie(services)  # a valid remember-me cookie
+    account = current_account(services)
 except ChatError as exc:
     refuse(exc)
 

@@ -14,6 +14,7 @@ import sys
 from chat.errors import ChatError
 from chat.services import build_services
 from chat.settings import get_settings
+from chat.storage.db import stop_embedded_database
 
 
 def _read_password(env_var: str | None) -> str:
@@ -34,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m chat", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "stop-embedded-db", help="stop the embedded PostgreSQL under DATA_DIR (if running)"
+    )
     users = commands.add_parser("users", help="manage user accounts").add_subparsers(
         dest="action", required=True
     )
@@ -52,6 +56,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "stop-embedded-db":
+        try:
+            settings = get_settings()
+            stopped = not settings.database_url and stop_embedded_database(settings.data_dir)
+        except ChatError as exc:
+            print(f"error: {exc.user_message}", file=sys.stderr)
+            return 1
+        print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL running")
+        return 0
     try:
         services = build_services(get_settings())
         if args.command == "migrate":

@@ -58,6 +58,12 @@ class Throttled(ChatError):
     user_message = "Too many failed attempts. Wait a few minutes, then try again."
 
 
+class AccountDisabled(ChatError):
+    """The password was right, but an administrator has disabled the account."""
+
+    user_message = "This account is disabled. Ask an administrator to enable it again."
+
+
 class Forbidden(ChatError):
     """The signed-in user may not do this (e.g. an admin action by a non-admin)."""
 

@@ -15,6 +15,7 @@ from chat.auth.accounts import AccountService
 from chat.auth.admin import AdminService, ensure_initial_admin
 from chat.auth.profile import ProfileService
 from chat.auth.registration import Registration
+from chat.auth.sessions import BrowserSessions
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
 from chat.llm.factory import build_model
@@ -30,6 +31,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     accounts: AccountService
+    browser_sessions: BrowserSessions
     conversations: ConversationService
     turns: TurnEngine
     registration: Registration
@@ -82,6 +84,7 @@ def build_services(
         engine=engine,
         sessions=sessions,
         accounts=accounts,
+        browser_sessions=BrowserSessions(sessions=sessions, settings=settings, accounts=accounts),
         conversations=ConversationService(sessions=sessions, settings=settings),
         turns=TurnEngine(
             sessions=sessions,

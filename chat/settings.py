@@ -8,6 +8,7 @@ so tests and the CLI can point the app elsewhere before the first read.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 import threading
@@ -24,6 +25,7 @@ from pydantic_settings import (
 )
 
 from chat.errors import ConfigurationError
+from chat.strength import weak_secret_reason
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -60,20 +62,27 @@ class Settings(BaseSettings):
     cookie_name: str = "chat_auth"
     cookie_key: SecretStr | None = None
     cookie_expiry_days: float = Field(default=30.0, gt=0)
-    # Registration policy at first start; an admin can change it on the admin page.
+    # Registration policy at first start; an admin can change it on the admin page. Unset:
+    # "open" for a local run, "closed" with APP_ENV=production.
     registration: Literal["open", "invite", "closed"] = "open"
+    # Self-registrations (and refused invite codes) per client address and hour.
+    registrations_per_client_per_hour: int = Field(default=5, ge=1)
     # An invite code accepted when the policy is "invite" (admins can also generate one).
     invite_code: SecretStr | None = None
     # ASVS 5 6.2: at least 8 (12 recommended); no composition rules; common ones refused.
     password_min_chars: int = Field(default=8, ge=8, le=64)
     bcrypt_rounds: int = Field(default=12, ge=10, le=16)
-    # Throttling: failed logins counted in a sliding window, per account and per client.
-    # A blocked account unblocks by itself once its failures leave the window.
+    # Throttling (chat/auth/throttle.py): failed logins in a sliding window, per account
+    # from one client, per client, and an account-wide backstop. Blocks end by themselves.
     login_window_seconds: int = Field(default=900, ge=1)
     login_failures_per_account: int = Field(default=5, ge=1)
     login_failures_per_client: int = Field(default=20, ge=1)
-    # Behind a reverse proxy, the client is the last X-Forwarded-For entry (set by the proxy).
-    trust_forwarded_for: bool = False
+    login_failures_account_backstop: int = Field(default=50, ge=1)
+    # Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
+    # entries are believed (chat/web/clients.py); none: the connection's peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Replaced by TRUSTED_PROXIES; set, it stops the start with a sentence saying so.
+    trust_forwarded_for: bool | None = None
     # Session lifetimes: idle (no activity anywhere) and absolute (since the login).
     session_idle_minutes: float = Field(default=7 * 24 * 60, gt=0)
     session_max_hours: float = Field(default=30 * 24, gt=0)
@@ -109,6 +118,31 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry).strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range."
+                    ) from exc
+        return value
+
+    @field_validator("trust_forwarded_for")
+    @classmethod
+    def _replaced(cls, value: bool | None) -> bool | None:
+        if value is not None:
+            raise ValueError(
+                "TRUST_FORWARDED_FOR is replaced by TRUSTED_PROXIES: list the addresses of "
+                "your reverse proxies (e.g. TRUSTED_PROXIES=10.0.0.5), see docs/deployment.md."
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str | None) -> str | None:
@@ -120,24 +154,38 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hosted_registration(cls, data: object) -> object:
+        """A hosted instance starts with registration closed unless told otherwise."""
+        if isinstance(data, dict) and not data.get("registration"):
+            production = str(data.get("app_env", "")).strip().lower() == "production"
+            data = {**data, "registration": "closed" if production else "open"}
+        return data
+
     @model_validator(mode="after")
     def _hosted_needs_secrets(self) -> Settings:
         if self.app_env != "production":
             return self
         key = self.cookie_key.get_secret_value() if self.cookie_key else ""
-        if len(key) < MIN_COOKIE_KEY_LENGTH:
+        weak = weak_secret_reason(key, min_guesses_log10=30) if key else "it is not set"
+        if len(key) < MIN_COOKIE_KEY_LENGTH or weak:
             raise ValueError(
                 "APP_ENV=production needs COOKIE_KEY set to a random secret of at least "
-                f'{MIN_COOKIE_KEY_LENGTH} characters (e.g. `python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))"`).'
+                f"{MIN_COOKIE_KEY_LENGTH} characters"
+                + (f" ({weak})" if len(key) >= MIN_COOKIE_KEY_LENGTH else "")
+                + ' (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`).'
             )
         if not self.database_url:
             raise ValueError("APP_ENV=production needs DATABASE_URL (a managed PostgreSQL).")
         invite = self.invite_code.get_secret_value() if self.invite_code else None
-        if invite is not None and len(invite) < MIN_INVITE_CODE_LENGTH:
+        weak_invite = invite and weak_secret_reason(invite, min_guesses_log10=12)
+        if invite is not None and (len(invite) < MIN_INVITE_CODE_LENGTH or weak_invite):
             raise ValueError(
                 f"INVITE_CODE must be at least {MIN_INVITE_CODE_LENGTH} random characters "
-                "on a hosted instance (or leave it unset and generate one on the admin page)."
+                "on a hosted instance"
+                + (f" ({weak_invite})" if weak_invite else "")
+                + " (or leave it unset and generate one on the admin page)."
             )
         if self.initial_admin_password is not None and not self.initial_admin_username:
             raise ValueError("INITIAL_ADMIN_PASSWORD is set but INITIAL_ADMIN_USERNAME is not.")

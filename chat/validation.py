@@ -146,6 +146,19 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub(REPLACEMENT, text)
 
 
+def unsendable_reason(text: str) -> str | None:
+    """A sentence when typed text arrived with a character the browser could not send
+    (half an emoji, a damaged paste: it arrives as U+FFFD, see chat/web/websocket_text.py);
+    the page then offers the text back instead of sending it altered."""
+    if REPLACEMENT not in text:
+        return None
+    return (
+        "Your message has a character your browser could not send (shown as \ufffd: often "
+        "half of an emoji or a damaged paste), so nothing was sent. Copy your text from "
+        "below, fix or remove that character, and send it again."
+    )
+
+
 def displayable(text: str) -> str:
     """Text that can always be sent to the browser (unpaired surrogates shown as escapes)."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.errors import ChatError
+from chat.markup import plain
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.support import runtime
+from pages.support.web_auth import client_key
 
 services = runtime.services()
 account = runtime.account()
@@ -59,6 +61,7 @@ with st.form("profile"):
 st.subheader("Password")
 with st.form("password", clear_on_submit=True):
     st.caption("Changing your password signs you out everywhere, including here.")
+    current_password = st.text_input("Current password", type="password", key="current-password")
     new_password = st.text_input("New password", type="password", key="new-password")
     repeat = st.text_input("Repeat new password", type="password", key="repeat-password")
     if st.form_submit_button("Change password"):
@@ -66,7 +69,12 @@ with st.form("password", clear_on_submit=True):
             st.error("The two passwords differ. Type the same password twice.")
         else:
             try:
-                services.accounts.set_password(username=account.username, password=new_password)
+                services.accounts.change_password(
+                    username=account.username,
+                    current=current_password,
+                    new=new_password,
+                    client=client_key(services.settings),
+                )
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
@@ -93,7 +101,7 @@ if export is not None:
         st.caption("You have no conversations yet.")
     for index, (name, text) in enumerate(export.markdown.items()):
         st.download_button(
-            name, data=text, file_name=name, mime="text/markdown", key=f"export-md-{index}"
+            plain(name), data=text, file_name=name, mime="text/markdown", key=f"export-md-{index}"
         )
 
 

@@ -66,7 +66,7 @@ with left, st.container(border=True):
     target = by_name[chosen] if chosen else None
     if target is not None:
         st.caption(f"{target.role}, {'disabled' if target.disabled else 'active'}")
-        b1, b2, b3 = st.columns(3)
+        b1, b2, b3, b4, b5 = st.columns(5)
         if b1.button("Enable" if target.disabled else "Disable", key="admin-toggle"):
             act(
                 lambda: admin.set_disabled(
@@ -80,20 +80,32 @@ with left, st.container(border=True):
                 lambda: admin.set_role(actor=account, user_id=target.id, role=new_role),
                 f"{target.username} is now {new_role}.",
             )
+        if b4.button("Unlock sign-in", key="admin-unlock", help="Forget failed sign-ins"):
+            act(
+                lambda: admin.unlock(actor=account, user_id=target.id),
+                f"{target.username} can sign in again from anywhere.",
+            )
+        if b5.button("End sessions", key="admin-end-sessions", help="Sign out everywhere"):
+            act(
+                lambda: admin.end_sessions(actor=account, user_id=target.id),
+                f"{target.username} is signed out everywhere.",
+            )
         if b3.button("Reset code", key="admin-reset"):
             try:
                 issued = admin.issue_reset(actor=account, user_id=target.id)
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
-                base = (st.context.url or "").split("/admin")[0].rstrip("/")
                 st.info(
                     f"One-time reset code for **{issued.username}** (valid "
                     f"{issued.expires_in_minutes} minutes, shown only now):"
                 )
                 st.code(issued.code, language=None)
-                st.caption("Or send this link:")
-                st.code(f"{base}/?reset={issued.code}", language=None)
+                st.caption(
+                    "Give it to them by a channel you trust; they enter it under "
+                    '"Forgot password" on the login page (never in a link: links end up in '
+                    "proxy logs and browser history)."
+                )
 
 with right, st.container(border=True):
     st.markdown("**Registration**")

@@ -21,9 +21,10 @@ import streamlit as st
 
 from chat.conversations.service import ConversationView, StoredMessage
 from chat.errors import AnswerInProgress, ChatError, NotFound
+from chat.markup import plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
-from chat.validation import displayable
+from chat.validation import displayable, unsendable_reason
 from pages.parts.conversation_settings import draw_conversation_settings
 from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
@@ -32,6 +33,7 @@ from pages.parts.messages import (
     MEMORY_NOTICE_KEY,
     REGENERATE_KEY,
     RETRY_KEY,
+    draw_markdown,
     draw_message,
     follow_answer,
     rerun_pane,
@@ -139,7 +141,7 @@ def draw_queued(conversation_id: uuid.UUID | None) -> None:
     queued = st.session_state.get(QUEUED_KEY)
     if queued and queued["conversation"] == str(conversation_id):
         with st.chat_message("user"):
-            st.markdown(queued["text"])
+            draw_markdown(queued["text"])
             st.caption("Waiting to send: it goes as soon as the answer above has finished.")
 
 
@@ -210,7 +212,9 @@ if current is not None:
 # that waited for the last answer), follow the one in progress, or just draw.
 arriving = in_flight(header)
 turn = start_requested_turn(header) if header is not None and arriving is None else None
-if prompt and (turn is not None or arriving is not None):
+if prompt and (reason := unsendable_reason(prompt)):  # offered back, not sent altered
+    st.session_state[DRAFT_KEY] = {"error": reason, "text": prompt}
+elif prompt and (turn is not None or arriving is not None):
     queue(current, prompt)  # one answer at a time: this one waits for the answer in progress
 elif turn is None and arriving is None:
     text = prompt or take_queued(current)
@@ -225,7 +229,7 @@ if header is None and turn is None:
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 elif header is not None:
     title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
-    title_column.title(header.title)
+    title_column.title(plain(header.title))
     with settings_column:
         draw_conversation_settings(services, account, header)
     draw_economics(services, account.id, header.id)

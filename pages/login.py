@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
 from chat.errors import ChatError
+from chat.markup import plain
 from pages.parts.cookie_ready import cookie_reader_ready
 from pages.parts.finish_sign_in import finish_sign_in
 from pages.support import runtime
@@ -16,7 +17,8 @@ from pages.support.web_auth import client_key
 services = runtime.services()
 settings = services.settings
 policy = services.registration.policy()
-reset_code = st.query_params.get("reset", "")
+# Reset codes are typed, never taken from a link: a URL lands in proxy logs and history.
+st.query_params.pop("reset", None)
 
 st.title("Chat")
 if st.session_state.get(runtime.ACCOUNT_KEY) and st.session_state.get("authentication_status"):
@@ -78,14 +80,14 @@ def draw_register() -> None:
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
-                st.success(f"Welcome, {account.display_name}! Log in with your new account.")
+                st.success(f"Welcome, {plain(account.display_name)}! Log in with your new account.")
 
 
 def draw_reset() -> None:
     with st.form("reset-form", clear_on_submit=False):
         st.subheader("Set a new password")
         st.caption("With the one-time reset code an administrator gave you.")
-        code = st.text_input("Reset code", value=reset_code, max_chars=64)
+        code = st.text_input("Reset code", max_chars=64)
         password = st.text_input("New password", type="password", max_chars=1024)
         repeat = st.text_input("Repeat new password", type="password", max_chars=1024)
         if st.form_submit_button("Set new password"):
@@ -99,24 +101,19 @@ def draw_reset() -> None:
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
-                st.query_params.pop("reset", None)
                 st.success(f"Password changed for {account.username}. Log in with it now.")
 
 
-if reset_code:
-    draw_reset()
+names = ["Log in"] + (["Register"] if policy != "closed" else []) + ["Forgot password"]
+tabs = dict(zip(names, st.tabs(names), strict=True))
+with tabs["Log in"]:
     draw_login()
-else:
-    names = ["Log in"] + (["Register"] if policy != "closed" else []) + ["Forgot password"]
-    tabs = dict(zip(names, st.tabs(names), strict=True))
-    with tabs["Log in"]:
-        draw_login()
-    if "Register" in tabs:
-        with tabs["Register"]:
-            draw_register()
-    with tabs["Forgot password"]:
-        st.caption(
-            "Ask an administrator for a one-time reset code, then enter it here. "
-            "(There is no e-mail reset: nobody can change your password by knowing your name.)"
-        )
-        draw_reset()
+if "Register" in tabs:
+    with tabs["Register"]:
+        draw_register()
+with tabs["Forgot password"]:
+    st.caption(
+        "Ask an administrator for a one-time reset code, then enter it here. "
+        "(There is no e-mail reset: nobody can change your password by knowing your name.)"
+    )
+    draw_reset()

@@ -83,7 +83,10 @@ def test_compose_runs_two_identical_replicas_with_one_cookie_key() -> None:
     assert env["APP_ENV"] == "production"
     assert re.fullmatch(r"\$\{COOKIE_KEY:\?[^}]+\}", env["COOKIE_KEY"]), env["COOKIE_KEY"]
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    assert str(env["TRUST_FORWARDED_FOR"]).lower() == "true"  # behind nginx
+    # Behind nginx, at its fixed address: only its X-Forwarded-For entries are believed.
+    proxy = _compose()["services"]["proxy"]
+    assert env["TRUSTED_PROXIES"].endswith(proxy["networks"]["default"]["ipv4_address"] + "}")
+    assert "TRUST_FORWARDED_FOR" not in env
     for service in replicas.values():
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert "ports" not in service  # reached through the proxy only
@@ -139,3 +142,26 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_nginx_sends_the_apps_security_headers() -> None:
+    from chat.web.headers import CONTENT_SECURITY_POLICY
+
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    policy = CONTENT_SECURITY_POLICY.replace("'none'", "$frame_ancestors")
+    policy = policy.replace("object-src $frame_ancestors", "object-src 'none'")
+    assert f'add_header Content-Security-Policy "{policy}" always;' in conf
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"):
+        assert f"add_header {name} " in conf
+
+
+def test_every_launcher_starts_the_st_app() -> None:
+    assert "streamlit run asgi.py" in (ROOT / "scripts" / "app").read_text()
+    assert '"run", "asgi.py"' in (ROOT / "Dockerfile").read_text()
+    assert '"run", "asgi.py"' in (ROOT / "tests" / "support" / "app_server.py").read_text()
+
+
+def test_scripts_app_listens_on_this_machine_unless_told_otherwise() -> None:
+    text = (ROOT / "scripts" / "app").read_text()
+    assert 'STREAMLIT_SERVER_ADDRESS="${STREAMLIT_SERVER_ADDRESS:-127.0.0.1}"' in text
+    assert 'FORWARDED_ALLOW_IPS=""' in text

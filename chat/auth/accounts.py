@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.auth import audit, throttle
 from chat.auth.audit import Clock
 from chat.auth.passwords import check_password_policy, dummy_hash, hash_password, verify_password
-from chat.errors import InvalidInput
+from chat.auth.usernames import fold
+from chat.errors import AccountDisabled, InvalidInput
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -27,7 +29,8 @@ from chat.storage.tables import User
 from chat.validation import DISPLAY_NAME, clean, storable, unstorable_reason
 
 MAX_USERNAME_CHARS = 32
-USERNAME_RE = re.compile(rf"^[a-z0-9][a-z0-9._-]{{1,{MAX_USERNAME_CHARS - 1}}}$")
+# Starts and ends with a letter or digit: "alice." would pass for "alice".
+USERNAME_RE = re.compile(rf"^[a-z0-9][a-z0-9._-]{{0,{MAX_USERNAME_CHARS - 2}}}[a-z0-9]$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Activity is written at most this often per user (not on every rerun).
 SEEN_GRANULARITY = timedelta(minutes=1)
@@ -67,7 +70,7 @@ class Account:
 def normalise_username(username: str) -> str:
     """As typed at login, made safe to look up and record (a name with a NUL byte matches
     no account; it must not break the query that says so)."""
-    return storable((username or "").strip().lower())
+    return storable(unicodedata.normalize("NFKC", username or "").strip().lower())
 
 
 def validate_username(username: str) -> str:
@@ -75,7 +78,7 @@ def validate_username(username: str) -> str:
     if not USERNAME_RE.match(name):
         raise InvalidInput(
             "A username is 2 to 32 characters: lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
+            "starting and ending with a letter or digit."
         )
     return name
 
@@ -120,6 +123,11 @@ class AccountService:
             with unit_of_work(self.sessions) as session:
                 if repository.get_user_by_username(session=session, username=name):
                     raise InvalidInput(f"The username {name!r} is taken.")
+                if repository.username_fold_taken(session=session, username_fold=fold(name)):
+                    raise InvalidInput(
+                        f"The username {name!r} looks too much like an existing one. "
+                        "Choose another."
+                    )
                 user = repository.create_user(
                     session=session,
                     username=name,
@@ -127,6 +135,7 @@ class AccountService:
                     email=mail,
                     password_hash=password_hash,
                     role=role,
+                    username_fold=fold(name),
                 )
                 audit.record(
                     session,
@@ -143,11 +152,12 @@ class AccountService:
             raise InvalidInput(f"The username {name!r} is taken.") from exc
 
     def authenticate(self, *, username: str, password: str, client: str = "") -> Account | None:
-        """The account if the password matches and the account is enabled, else None.
+        """The account if the password matches and the account is enabled, else None;
+        AccountDisabled when the password matches a disabled account.
 
         Raises Throttled (without checking the password) when this username or client has
-        too many recent failures. Unknown usernames are checked against a dummy hash so both
-        cases take the same time; every outcome is an audit event.
+        too many recent failures (chat.auth.throttle). Unknown usernames are checked against
+        a dummy hash so both cases take the same time; every outcome is an audit event.
         """
         name = normalise_username(username)[:64]
         now = self.clock()
@@ -185,6 +195,9 @@ class AccountService:
             )
             if ok and account is not None:
                 repository.record_login(session=session, user_id=account.id, at=now)
+        if matched and account is not None and account.disabled:
+            # Only after the right password: a wrong one must not tell who is disabled.
+            raise AccountDisabled()
         return account if ok else None
 
     def get(self, *, username: str) -> Account | None:
@@ -228,6 +241,13 @@ class AccountService:
                 client=client,
                 by=actor or account.username,
             )
+
+    def change_password(self, *, username: str, current: str, new: str, client: str = "") -> None:
+        """The signed-in user's own change: the current password first (checked and
+        throttled like a sign-in), so an unattended open tab cannot take the account."""
+        if self.authenticate(username=username, password=current, client=client) is None:
+            raise InvalidInput("Your current password is not right. Nothing was changed.")
+        self.set_password(username=username, password=new, client=client)
 
     def redeem_reset(self, *, code: str, password: str, client: str = "") -> Account:
         """Set a new password with an admin-issued one-time code (no other way exists for a

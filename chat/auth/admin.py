@@ -112,6 +112,36 @@ class AdminService:
                 by=admin.username,
             )
 
+    def end_sessions(self, *, actor: Account, user_id: uuid.UUID) -> None:
+        """Sign the user out everywhere: every cookie and open tab stops working."""
+        now = self.accounts.clock()
+        with unit_of_work(self.sessions) as session:
+            admin = self._admin(session, actor)
+            target = self._target(session, user_id)
+            repository.revoke_sessions(session=session, user_id=target.id, at=now)
+            audit.record(
+                session,
+                kind=audit.SESSIONS_ENDED,
+                username=target.username,
+                user_id=target.id,
+                at=now,
+                by=admin.username,
+            )
+
+    def unlock(self, *, actor: Account, user_id: uuid.UUID) -> None:
+        """Failed sign-ins on this account before now stop counting (chat.auth.throttle)."""
+        with unit_of_work(self.sessions) as session:
+            admin = self._admin(session, actor)
+            target = self._target(session, user_id)
+            audit.record(
+                session,
+                kind=audit.LOGIN_UNLOCKED,
+                username=target.username,
+                user_id=target.id,
+                at=self.accounts.clock(),
+                by=admin.username,
+            )
+
     def set_role(self, *, actor: Account, user_id: uuid.UUID, role: str) -> None:
         if role not in ("user", "admin"):
             raise InvalidInput(f"Unknown role {role!r}.")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Literal, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth import audit
 from chat.auth.accounts import Account, AccountService, hash_reset_code
-from chat.errors import InvalidInput
+from chat.errors import InvalidInput, Throttled
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -93,11 +94,31 @@ class Registration:
         invite_code: str = "",
         client: str = "",
     ) -> Account:
-        """Self-registration under the current policy."""
+        """Self-registration under the current policy, a few per client and hour (accounts
+        created and invite codes refused both count)."""
         policy = self.policy()
         if policy == "closed":
             raise InvalidInput("Registration is closed. Ask an administrator for an account.")
-        if policy == "invite" and not self.invite_ok(invite_code):
+        now = self.accounts.clock()
+        with unit_of_work(self.sessions) as session:
+            since = now - timedelta(hours=1)
+            counts = [
+                repository.count_auth_events(session=session, kind=kind, since=since, client=client)
+                for kind in (audit.USER_REGISTERED, audit.REGISTRATION_REFUSED)
+            ]
+            if sum(count for count, _ in counts) >= self.settings.registrations_per_client_per_hour:
+                raise Throttled(
+                    "Too many sign-ups from here in the last hour. Try again later, or ask an "
+                    "administrator for an account."
+                )
+            if policy == "invite" and not self.invite_ok(invite_code):
+                audit.record(
+                    session, kind=audit.REGISTRATION_REFUSED, username="", at=now, client=client
+                )
+                refused = True
+            else:
+                refused = False
+        if refused:
             raise InvalidInput("This invite code is not valid. Ask an administrator for one.")
         return self.accounts.create(
             username=username,

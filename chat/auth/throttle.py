@@ -1,9 +1,15 @@
-"""Login throttling: a sliding window over failed attempts, instead of a permanent lockout.
+"""Login throttling that an attacker cannot aim at someone else.
 
-streamlit-authenticator's lockout is permanent and anyone who knows a username can trigger
-it. Here failures are counted per username *and* per client within
-`login_window_seconds`; past either limit, attempts are refused (without checking the
-password) until enough failures leave the window, so a block always ends by itself.
+Failed attempts are counted in a sliding window (`login_window_seconds`), never as a
+permanent lockout, and past a limit attempts are refused without checking the password:
+- per account *and* client (`login_failures_per_account`): guessing one user's password
+  from one place stops there, and the real user, elsewhere, is not locked out by it;
+- per client (`login_failures_per_client`): one place spraying many usernames stops;
+- the account's backstop (`login_failures_account_backstop`), slower: once that many
+  failures came from anywhere, a client that has already failed on the account is refused
+  until the window clears. Guessing from many addresses then gets one try per address,
+  while a client that has not been failing still signs in with the right password.
+Admins can unlock an account (chat.auth.admin): failures before the unlock stop counting.
 The counters are the `login_failure` rows of the audit table: every replica sees the same.
 """
 
@@ -25,7 +31,7 @@ from chat.storage import repository
 class Verdict:
     allowed: bool
     retry_after_s: int = 0
-    scope: str = ""  # "account" or "client" when refused
+    scope: str = ""  # "account", "client" or "backstop" when refused
 
 
 def verdict(
@@ -40,18 +46,37 @@ def verdict(
     """May this attempt go ahead? If not, when the oldest counted failure leaves the window.
     `username=None` counts per client only (reset codes name no account)."""
     window = timedelta(seconds=settings.login_window_seconds)
-    checks: list[tuple[str, dict[str, str], int]] = []
+    since = now - window
     if username is not None:
-        checks.append(("account", {"username": username}, settings.login_failures_per_account))
-    if client:
-        checks.append(("client", {"client": client}, settings.login_failures_per_client))
-    for scope, key, limit in checks:
-        count, oldest = repository.count_auth_events(
-            session=session, kind=kind, since=now - window, **key
+        unlocked = repository.latest_auth_event_at(
+            session=session, kind=audit.LOGIN_UNLOCKED, username=username
         )
-        if count >= limit and oldest is not None:
-            wait = (oldest + window - now).total_seconds()
-            return Verdict(False, max(1, math.ceil(wait)), scope)
+        if unlocked is not None and unlocked > since:
+            since = unlocked
+
+    def refused(scope: str, oldest: datetime) -> Verdict:
+        wait = (oldest + window - now).total_seconds()
+        return Verdict(False, max(1, math.ceil(wait)), scope)
+
+    pair_count = 0
+    if username is not None:
+        pair_count, oldest = repository.count_auth_events(
+            session=session, kind=kind, since=since, username=username, client=client
+        )
+        if pair_count >= settings.login_failures_per_account and oldest is not None:
+            return refused("account", oldest)
+    if client:
+        count, oldest = repository.count_auth_events(
+            session=session, kind=kind, since=now - window, client=client
+        )
+        if count >= settings.login_failures_per_client and oldest is not None:
+            return refused("client", oldest)
+    if username is not None and pair_count:
+        count, oldest = repository.count_auth_events(
+            session=session, kind=kind, since=since, username=username
+        )
+        if count >= settings.login_failures_account_backstop and oldest is not None:
+            return refused("backstop", oldest)
     return Verdict(True)
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +40,29 @@ def embedded_database_url(data_dir: Path) -> str:
     server = pgserver.get_server(str(pgdata), cleanup_mode=None)
     uri: str = server.get_uri()
     return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def stop_embedded_database(data_dir: Path, *, timeout_s: float = 30.0) -> bool:
+    """Stop the embedded PostgreSQL under data_dir, if it runs (scripts/app calls this when
+    the app stops: the server is started detached, so it would outlive the app). A fast
+    shutdown: sessions are ended, committed data is safe. Returns whether one was stopped."""
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    raise DatabaseUnavailable(f"The embedded PostgreSQL (pid {pid}) did not stop in time.")
 
 
 def database_url(settings: Settings) -> str:

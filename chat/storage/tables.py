@@ -38,6 +38,8 @@ class User(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # The name as look-alikes compare (chat/auth/usernames.py): one per person.
+    username_fold: Mapped[str | None] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -52,6 +54,23 @@ class User(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Last activity anywhere: a user idle longer than the idle lifetime loses every session.
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BrowserSession(Base):
+    """One signed-in browser (chat/auth/sessions.py); its remember-me cookie names it."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    device: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(128), default="")
+    # sha256 of the one-time code exchanged for the cookie (null once used).
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):

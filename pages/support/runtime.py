@@ -32,7 +32,7 @@ def authenticator() -> stauth.Authenticate:
     The entry point forgets it at the start of every run."""
     built: stauth.Authenticate | None = st.session_state.get(AUTHENTICATOR_KEY)
     if built is None:
-        built = build_authenticator(services().accounts, services().settings)
+        built = build_authenticator(services())
         st.session_state[AUTHENTICATOR_KEY] = built
     return built
 

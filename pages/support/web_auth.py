@@ -1,40 +1,43 @@
-"""streamlit-authenticator, wired to PostgreSQL users and made reliable.
+"""streamlit-authenticator, wired to PostgreSQL users and server-side sessions.
 
-The library draws the login form and keeps the remember-me cookie; what it lacks is added
-here:
+The library draws the login form; what it lacks is added here:
 - users live in Postgres: its credential store is replaced by a read-through mapping, and
   password checks go through AccountService (our hashing, dummy hash for unknown names);
-- server-side revocation: a cookie issued before the user's `sessions_valid_after` (logout,
-  password change, reset, disabling) or for a disabled user is refused, and a live session
-  whose user was revoked or disabled is signed out on its next interaction; idle and
-  absolute lifetimes apply to both (AccountService.session_account);
-- throttling: failed logins are counted per username and per client (`client_key`);
+- server-side sessions (chat/auth/sessions.py): signing in creates a row for this browser,
+  and the page posts that row's one-time code to the app's own route, which sets the
+  remember-me cookie (HttpOnly, Secure under https, SameSite=Strict). The library never
+  writes its cookie from JavaScript; its reader is ours (chat/auth/session_cookie.py);
+- revocation: a cookie or live session whose row was ended, issued before the user's
+  `sessions_valid_after` (password change, reset, disabling), or of a disabled user is
+  refused, re-checked on every script run (idle and absolute lifetimes too);
+- throttling: failed logins are counted per account and client (`client_key`);
 - logging out is our own button (`sign_out`), so the chat page draws no cookie component
-  whose report could rerun it mid-answer;
-- the cookie write is confirmed: the library writes it from a hidden iframe, and a rerun that
-  races the write silently loses it. `ensure_cookie` keeps the write on the page until the
-  browser's cookies, read back, contain it.
+  whose report could rerun it mid-answer.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from chat.auth import audit
-from chat.auth.accounts import Account, AccountService, normalise_username
+from chat.auth import session_cookie
+from chat.auth.accounts import Account, AccountService
+from chat.auth.sessions import BrowserSessions
+from chat.services import Services
 from chat.settings import Settings
 
 CONFIRMED_KEY = "_auth_cookie_confirmed"
-TOKEN_KEY = "_auth_cookie_token"
+CODE_KEY = "_auth_session_code"
+SESSION_KEY = "_auth_session_id"
 LOGIN_AT_KEY = "_auth_login_at"
 SKIPPED_KEY = "_auth_cookie_skipped"
+COOKIE_ROUTE = "/api/session"  # chat/web/session_route.py under chat/web/app.py's prefix
 
 
 class PostgresUsernames(dict[str, Any]):
@@ -78,8 +81,9 @@ class PostgresUsernames(dict[str, Any]):
         return iter(())
 
 
-def build_authenticator(accounts: AccountService, settings: Settings) -> stauth.Authenticate:
+def build_authenticator(services: Services) -> stauth.Authenticate:
     """A fresh Authenticate for this script run (it renders the cookie component)."""
+    settings = services.settings
     authenticator = stauth.Authenticate(
         {"usernames": {}},
         cookie_name=settings.cookie_name,
@@ -89,58 +93,91 @@ def build_authenticator(accounts: AccountService, settings: Settings) -> stauth.
         login_sleep_time=0,
     )
     model = authenticator.authentication_controller.authentication_model
-    model.credentials["usernames"] = PostgresUsernames(accounts)
+    model.credentials["usernames"] = PostgresUsernames(services.accounts)
 
     def check_credentials(username: str, password: str) -> bool:
-        account = accounts.authenticate(
-            username=username, password=password, client=client_key(settings)
+        client = client_key(settings)
+        account = services.accounts.authenticate(
+            username=username, password=password, client=client
         )
-        return account is not None
+        if account is None:
+            return False
+        start_session(services.browser_sessions, account, client)
+        return True
 
     model.check_credentials = check_credentials
 
     cookie_model = authenticator.cookie_controller.cookie_model
-    library_get_cookie = cookie_model.get_cookie
 
     def get_cookie() -> dict[str, Any] | None:
-        token = library_get_cookie()
-        if not token:
-            return token
-        issued_at = float(token["exp_date"]) - settings.cookie_expiry_days * 86400
-        if accounts.session_account(username=token["username"], issued_at=issued_at) is None:
+        """The library's own reader (it raised on a forged header and trusted a lifetime
+        derived from settings), replaced by ours."""
+        if st.session_state.get("logout"):
             return None
-        st.session_state[LOGIN_AT_KEY] = issued_at
-        st.session_state[CONFIRMED_KEY] = True  # it came from the browser: it is there
-        return token
+        account = account_from_cookie(services.browser_sessions, settings)
+        if account is None:
+            return None
+        return {"username": account.username}
 
     cookie_model.get_cookie = get_cookie
+    # The cookie is set by the server (chat/web/session_route.py), never from JavaScript.
+    cookie_model.set_cookie = lambda: None
+    cookie_model.delete_cookie = lambda: None
     return authenticator
 
 
-def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
+def start_session(browser_sessions: BrowserSessions, account: Account, client: str) -> None:
+    """A server-side session row for this browser; its one-time code waits to be posted."""
+    device = str(st.context.headers.get("User-Agent") or "") if st.context.headers else ""
+    session_id, code = browser_sessions.start(account=account, device=device, address=client)
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state[CODE_KEY] = code
+    st.session_state[LOGIN_AT_KEY] = time.time()
+
+
+def read_cookie(settings: Settings, token: object) -> session_cookie.CookieClaims | None:
+    """A remember-me cookie's claims, or None for a missing, expired, forged or malformed
+    one (refused quietly: the login form shows)."""
+    return session_cookie.decode(
+        token,
+        key=settings.resolved_cookie_key(),
+        lifetime_s=settings.cookie_expiry_days * 86400,
+        now=time.time(),
+    )
+
+
+def account_from_cookie(browser_sessions: BrowserSessions, settings: Settings) -> Account | None:
+    """The account of this request's remember-me cookie, if its session is still live; the
+    session is then this browser's."""
+    claims = read_cookie(settings, st.context.cookies.get(settings.cookie_name))
+    if claims is None or claims.session_id is None:
+        return None
+    account = browser_sessions.check(
+        username=claims.username,
+        session_id=claims.session_id,
+        issued_at=claims.issued_at,
+        address=client_key(settings),
+    )
+    if account is not None:
+        st.session_state[SESSION_KEY] = claims.session_id
+        st.session_state[LOGIN_AT_KEY] = claims.issued_at
+        st.session_state[CONFIRMED_KEY] = True  # it came from the browser: it is there
+    return account
+
+
+def sign_in_from_cookie(services: Services) -> None:
     """The entry point's remember-me check, drawing nothing.
 
     The library's own check lives in `login()`, which also draws its cookie component. Drawn
     from the entry point, that component's identity changes with the page being shown (its
     id includes the active page), it re-mounts, and the report it sends triggers a rerun that
     can swallow the user's next click. So the gate reads the cookie from the request
-    (st.context.cookies, as the library does) and the library is only drawn inside pages.
+    (st.context.cookies: the HttpOnly cookie is sent with it) and the library is only drawn
+    inside pages.
     """
     if st.session_state.get("authentication_status") or st.session_state.get("logout"):
         return
-    token = st.context.cookies.get(settings.cookie_name)
-    if not token:
-        return
-    try:
-        data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
-        expires_at = float(data["exp_date"])
-        username = str(data["username"])
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return
-    if expires_at <= time.time():
-        return
-    issued_at = expires_at - settings.cookie_expiry_days * 86400
-    account = accounts.session_account(username=username, issued_at=issued_at)
+    account = account_from_cookie(services.browser_sessions, services.settings)
     if account is None:
         return
     st.session_state.update(
@@ -150,34 +187,40 @@ def sign_in_from_cookie(accounts: AccountService, settings: Settings) -> None:
             "name": account.display_name,
             "email": account.email,
             "roles": [account.role],
-            LOGIN_AT_KEY: issued_at,
-            CONFIRMED_KEY: True,  # it came from the browser: it is there
         }
     )
 
 
 def client_key(settings: Settings) -> str:
-    """Who is knocking, for per-client throttling: the connection's IP address, or behind a
-    trusted reverse proxy the last X-Forwarded-For entry (the one the proxy appended; the
-    earlier ones are whatever the client claimed). "local" for localhost connections."""
-    if settings.trust_forwarded_for:
-        forwarded = st.context.headers.get("X-Forwarded-For")
-        hops = [hop.strip() for hop in str(forwarded or "").split(",") if hop.strip()]
-        if hops:
-            return hops[-1][:128]
+    """Who is knocking, for per-client throttling: the client's address as the app's
+    middleware resolved it (chat/web/clients.py: X-Forwarded-For only through proxies in
+    TRUSTED_PROXIES). "local" for localhost connections and outside a browser (AppTest)."""
     address = st.context.ip_address
-    # Not a string outside a browser connection (e.g. AppTest): treat it as local.
     return address[:128] if isinstance(address, str) and address else "local"
 
 
-def current_account(accounts: AccountService) -> Account | None:
-    """The signed-in account for this run, re-checked against Postgres every run so that a
-    disabled, revoked, idle or too-old session is signed out on its next interaction."""
+def current_session() -> uuid.UUID | None:
+    value = st.session_state.get(SESSION_KEY)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def current_account(services: Services) -> Account | None:
+    """The signed-in account for this run, re-checked against Postgres every run so that an
+    ended, revoked, idle or too-old session, or a disabled user, is signed out on its next
+    interaction."""
     if not st.session_state.get("authentication_status"):
         return None
-    login_at = st.session_state.setdefault(LOGIN_AT_KEY, time.time())
-    account = accounts.session_account(
-        username=st.session_state.get("username") or "", issued_at=login_at
+    session_id = current_session()
+    login_at = st.session_state.get(LOGIN_AT_KEY)
+    account = (
+        services.browser_sessions.check(
+            username=st.session_state.get("username") or "",
+            session_id=session_id,
+            issued_at=float(login_at),
+            address=client_key(services.settings),
+        )
+        if session_id is not None and login_at is not None
+        else None
     )
     if account is None:
         sign_out_locally()
@@ -185,22 +228,12 @@ def current_account(accounts: AccountService) -> Account | None:
     return account
 
 
-def end_other_sessions(accounts: AccountService, account: Account) -> None:
-    """Revoke every session of the user, then re-establish this one with a fresh cookie
-    (issued after the cutoff), so only this browser stays signed in."""
-    cutoff = accounts.end_sessions(user_id=account.id, kind=audit.SESSIONS_ENDED)
-    st.session_state[LOGIN_AT_KEY] = cutoff.timestamp() + 0.01
-    for key in (CONFIRMED_KEY, TOKEN_KEY):
-        st.session_state.pop(key, None)
-
-
 def cookie_settled() -> bool:
     """Whether signing in is finished: the browser has the remember-me cookie, the user chose
     to go on without it, or there is no browser to write it to (e.g. AppTest).
 
-    Until then the login page stays up (see pages/parts/finish_sign_in.py): the cookie
-    components' reports rerun the page, and on the chat page such a rerun cut the first
-    answer short."""
+    Until then the login page stays up (see pages/parts/finish_sign_in.py), posting the
+    session's one-time code to the cookie route."""
     return bool(
         st.session_state.get(CONFIRMED_KEY)
         or st.session_state.get(SKIPPED_KEY)
@@ -208,95 +241,47 @@ def cookie_settled() -> bool:
     )
 
 
-def sign_out(accounts: AccountService, account: Account) -> None:
-    """The logout button: end the user's sessions server-side (every remember-me cookie
-    issued so far, this browser's included, is refused from now on), then here.
+def draw_cookie_exchange() -> None:
+    """Post this browser's one-time code to the cookie route (chat/web/session_route.py):
+    the answer sets the HttpOnly cookie and brings the browser back, signed in. A form post,
+    so the code never lands in a URL (or a proxy's log)."""
+    code = st.session_state.get(CODE_KEY)
+    if not code or not st.context.headers:
+        return
+    script = f"""<script>
+(function () {{
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = {json.dumps(COOKIE_ROUTE)};
+  const field = document.createElement("input");
+  field.type = "hidden";
+  field.name = "code";
+  field.value = {json.dumps(str(code))};
+  form.appendChild(field);
+  document.body.appendChild(form);
+  form.submit();
+}})();
+</script>"""
+    st.html(script, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+
+
+def sign_out(services: Services, account: Account) -> None:
+    """The logout button: this browser's session ends server-side (its cookie, copied or
+    not, is refused from now on), then here.
 
     A plain button, not the library's logout: that one needs the library's cookie component
     on the page, and the component reports the browser's cookies when it mounts, which
-    reruns the page. On the chat page that rerun ended the run streaming an answer (the
-    first one after logging in or reloading, on a busy machine), so the chat page draws no
-    cookie component at all. The revoked cookie left in the browser is dead; the next login
-    replaces it."""
-    accounts.revoke_sessions(user_id=account.id)
+    reruns the page; on the chat page that rerun ended a streaming answer. The dead cookie
+    left in the browser is replaced at the next login."""
+    session_id = current_session()
+    if session_id is not None:
+        services.browser_sessions.end(user_id=account.id, session_id=session_id)
     sign_out_locally()
 
 
 def sign_out_locally() -> None:
     for key in ("name", "username", "authentication_status", "email", "roles"):
         st.session_state[key] = None
-    for key in (CONFIRMED_KEY, TOKEN_KEY, LOGIN_AT_KEY, SKIPPED_KEY):
+    for key in (CONFIRMED_KEY, CODE_KEY, SESSION_KEY, LOGIN_AT_KEY, SKIPPED_KEY):
         st.session_state.pop(key, None)
     st.session_state["logout"] = True
-
-
-def cookie_token(
-    settings: Settings, username: str, login_at: float | None = None
-) -> tuple[str, datetime]:
-    """The same JWT the library writes: {'username', 'exp_date'} signed with the cookie key.
-    Its issue time (exp_date - expiry) is the session's login time."""
-    start = datetime.fromtimestamp(login_at) if login_at else datetime.now()
-    expires = start + timedelta(days=settings.cookie_expiry_days)
-    token = jwt.encode(
-        {"username": normalise_username(username), "exp_date": expires.timestamp()},
-        settings.resolved_cookie_key(),
-        algorithm="HS256",
-    )
-    return token, expires
-
-
-def browser_has_cookie(
-    cookies: dict[str, Any], settings: Settings, username: str, valid_after: float = 0.0
-) -> bool:
-    """Whether the browser holds this user's cookie, issued after `valid_after` (a revoked
-    cookie still in the browser does not count: it must be replaced)."""
-    token = cookies.get(settings.cookie_name)
-    if not token:
-        return False
-    try:
-        data = jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])
-        issued_at = float(data["exp_date"]) - settings.cookie_expiry_days * 86400
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return False
-    return bool(data.get("username") == normalise_username(username)) and issued_at >= valid_after
-
-
-def ensure_cookie(authenticator: stauth.Authenticate, settings: Settings, account: Account) -> None:
-    """Keep the remember-me cookie write on the page until the browser confirms it.
-
-    The library writes the cookie from a component that a rerun can unmount before its
-    iframe has run. Here the write is drawn on every run, with a stable key and token, until
-    the write component reports that the browser ran it (or the cookie is seen in the
-    request or the library's reader): a rerun can delay the write but never lose it, and
-    once confirmed nothing more is drawn.
-    """
-    if st.session_state.get(CONFIRMED_KEY):
-        return
-    username = account.username
-    valid_after = account.sessions_valid_after.timestamp()
-    reported = authenticator.cookie_controller.cookie_model.cookie_manager.cookies or {}
-    if browser_has_cookie(
-        dict(st.context.cookies), settings, username, valid_after
-    ) or browser_has_cookie(reported, settings, username, valid_after):
-        st.session_state[CONFIRMED_KEY] = True
-        st.session_state.pop(TOKEN_KEY, None)
-        return
-    if TOKEN_KEY not in st.session_state:
-        st.session_state[TOKEN_KEY] = cookie_token(
-            settings, username, st.session_state.get(LOGIN_AT_KEY)
-        )
-    token, expires = st.session_state[TOKEN_KEY]
-    manager = authenticator.cookie_controller.cookie_model.cookie_manager
-    # The component itself, not CookieManager.set (which drops its value): it returns True
-    # once the browser has run the write, and that value is our confirmation.
-    written = manager.cookie_manager(
-        method="set",
-        cookie=settings.cookie_name,
-        value=token,
-        options={"path": "/", "expires": expires.isoformat(), "sameSite": "strict"},
-        key="auth-cookie-write",
-        default=False,
-    )
-    if written:
-        st.session_state[CONFIRMED_KEY] = True
-        st.session_state.pop(TOKEN_KEY, None)

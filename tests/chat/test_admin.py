@@ -168,9 +168,45 @@ def test_first_admin_from_settings_on_an_empty_database(
 
 
 def test_production_refuses_weak_secrets() -> None:
-    base = {"app_env": "production", "cookie_key": "c" * 40, "database_url": "postgresql://x"}
+    key = "Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn"
+    base = {"app_env": "production", "cookie_key": key, "database_url": "postgresql://x"}
     with pytest.raises(ValueError, match="INVITE_CODE"):
         Settings(_env_file=None, **base, invite_code="short")  # type: ignore[call-arg, arg-type]
     with pytest.raises(ValueError, match="COOKIE_KEY"):
         Settings(_env_file=None, app_env="production", database_url="postgresql://x")  # type: ignore[call-arg]
     assert Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+    weak = [
+        "c" * 40,  # a repeated character
+        "correcthorsebatterystaplecorrecthorsebattery",  # dictionary words
+        "my-company-chat-cookie-key-for-production-2026",
+        "abcdefghijklmnopqrstuvwxyz0123456789",  # a sequence
+    ]
+    for cookie_key in weak:
+        with pytest.raises(ValueError, match="COOKIE_KEY"):
+            Settings(_env_file=None, **{**base, "cookie_key": cookie_key})  # type: ignore[call-arg, arg-type]
+    with pytest.raises(ValueError, match="INVITE_CODE"):
+        Settings(_env_file=None, **base, invite_code="invite-invite-invite")  # type: ignore[call-arg, arg-type]
+
+
+def test_production_registration_defaults_to_closed() -> None:
+    key = "Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn"
+    hosted = Settings(  # type: ignore[call-arg]
+        _env_file=None, app_env="production", cookie_key=key, database_url="postgresql://x"
+    )
+    assert hosted.registration == "closed"
+    assert Settings(_env_file=None).registration == "open"  # type: ignore[call-arg]
+
+
+def test_registration_is_rate_limited_per_client(svc: Services) -> None:
+    limited = clocked(svc, Clock(), registrations_per_client_per_hour=2)
+    for name in ("rl-one", "rl-two"):
+        limited.registration.register(
+            username=name, email="r@example.com", password=PASSWORD, client="10.9.8.7"
+        )
+    with pytest.raises(Throttled, match="Too many sign-ups"):
+        limited.registration.register(
+            username="rl-three", email="r@example.com", password=PASSWORD, client="10.9.8.7"
+        )
+    limited.registration.register(  # another client is not affected
+        username="rl-four", email="r@example.com", password=PASSWORD, client="10.9.8.8"
+    )

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from chat.auth import session_cookie
+from chat.errors import AccountDisabled
 from chat.services import Services
+from chat.storage import repository
 from tests.support.factories import PASSWORD, Clock, clocked, make_user
 
 
@@ -77,9 +80,68 @@ def test_disabled_user_cannot_sign_in_or_keep_a_session(svc: Services, clock: Cl
     clock.advance(seconds=1)
     svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=True)
     assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
-    assert svc.accounts.authenticate(username=user.username, password=PASSWORD) is None
+    # Told so only after the right password; a wrong one says nothing about the account.
+    with pytest.raises(AccountDisabled, match="disabled"):
+        svc.accounts.authenticate(username=user.username, password=PASSWORD)
+    assert svc.accounts.authenticate(username=user.username, password="wrong one") is None
     svc.admin.set_disabled(actor=admin, user_id=user.id, disabled=False)
     # Re-enabling does not revive sessions that existed when the user was disabled.
     assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
     clock.advance(seconds=1)
     assert svc.accounts.authenticate(username=user.username, password=PASSWORD)
+
+
+def test_a_browser_session_exchanges_its_code_once_for_a_cookie(
+    svc: Services, clock: Clock
+) -> None:
+    user = make_user(svc)
+    session_id, code = svc.browser_sessions.start(account=user, device="Firefox", address="a")
+    cookie = svc.browser_sessions.redeem(code=code)
+    assert cookie is not None and cookie.max_age_s > 0
+    assert svc.browser_sessions.redeem(code=code) is None  # used up
+    claims = session_cookie.decode(
+        cookie.value,
+        key=svc.settings.resolved_cookie_key(),
+        lifetime_s=svc.settings.cookie_expiry_days * 86400,
+        now=clock.now.timestamp(),
+    )
+    assert claims is not None and claims.session_id == session_id
+    assert svc.browser_sessions.check(
+        username=user.username, session_id=session_id, issued_at=claims.issued_at
+    )
+    _, late = svc.browser_sessions.start(account=user, device="Firefox", address="a")
+    clock.advance(seconds=180)
+    assert svc.browser_sessions.redeem(code=late) is None  # expired
+
+
+def test_any_one_session_can_be_ended_and_a_password_change_ends_all(
+    svc: Services, clock: Clock
+) -> None:
+    user = make_user(svc)
+    first, _ = svc.browser_sessions.start(account=user, device="A", address="1")
+    second, _ = svc.browser_sessions.start(account=user, device="B", address="2")
+    at = clock.now.timestamp()
+    check = svc.browser_sessions.check
+    assert sorted(s.device for s in svc.browser_sessions.list(user_id=user.id)) == ["A", "B"]
+    svc.browser_sessions.end(user_id=user.id, session_id=first)
+    assert check(username=user.username, session_id=first, issued_at=at) is None
+    assert check(username=user.username, session_id=second, issued_at=at)
+    clock.advance(seconds=1)
+    svc.accounts.set_password(username=user.username, password="another good secret")
+    assert check(username=user.username, session_id=second, issued_at=at) is None
+    assert svc.browser_sessions.list(user_id=user.id) == []
+
+
+def test_sessions_past_their_lifetime_are_not_listed_and_are_purged(
+    svc: Services, clock: Clock
+) -> None:
+    user = make_user(svc)
+    old, _ = svc.browser_sessions.start(account=user, device="old", address="1")
+    clock.advance(hours=25)  # past session_max_hours (24 here)
+    assert svc.browser_sessions.list(user_id=user.id) == []
+    svc.browser_sessions.start(account=user, device="new", address="2")
+    assert [s.device for s in svc.browser_sessions.list(user_id=user.id)] == ["new"]
+    with svc.sessions() as session:
+        assert (
+            repository.get_browser_session(session=session, user_id=user.id, session_id=old) is None
+        )

@@ -9,6 +9,8 @@ import pytest
 from chat.errors import ConfigurationError
 from chat.settings import Settings, get_settings
 
+RANDOM_KEY = "Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn"
+
 
 def make(tmp_path: Path, **values: object) -> Settings:
     return Settings(data_dir=tmp_path, **values)  # type: ignore[arg-type]
@@ -38,6 +40,10 @@ def test_production_refuses_to_start_without_a_cookie_key(
             get_settings()
         monkeypatch.setenv("COOKIE_KEY", "x" * 40)
         get_settings.cache_clear()
+        with pytest.raises(ConfigurationError, match="repeated characters"):
+            get_settings()
+        monkeypatch.setenv("COOKIE_KEY", RANDOM_KEY)
+        get_settings.cache_clear()
         assert get_settings().app_env == "production"
     finally:
         get_settings.cache_clear()
@@ -45,7 +51,12 @@ def test_production_refuses_to_start_without_a_cookie_key(
 
 def test_production_needs_a_database_url(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="DATABASE_URL"):
-        make(tmp_path, app_env="production", cookie_key="y" * 40, database_url=None)
+        make(
+            tmp_path,
+            app_env="production",
+            cookie_key="Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn",
+            database_url=None,
+        )
 
 
 def test_environment_names_match_the_openai_sdk(monkeypatch: pytest.MonkeyPatch) -> None:

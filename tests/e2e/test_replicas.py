@@ -39,7 +39,7 @@ from tests.support.proxy import running_proxy, served_by
 
 pytestmark = pytest.mark.timeout(300)
 
-COOKIE_KEY = "replica-test-" + "k" * 40
+COOKIE_KEY = "replica-test-Yq3vN8rT0bLw5ZkP2sXe7HcJ9uMa4DfG6iRo1Qn"
 
 
 @dataclass
@@ -65,7 +65,7 @@ def topology(
         common = {
             "DATABASE_URL": url.render_as_string(hide_password=False),
             "COOKIE_KEY": COOKIE_KEY,
-            "TRUST_FORWARDED_FOR": "true",
+            "TRUSTED_PROXIES": "127.0.0.1",
             "OFFLINE_TOKEN_DELAY": "0.01",
             "BCRYPT_ROUNDS": "10",
             "OPENAI_API_KEY": "",

@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import URL
 
-from tests.support.browser import log_in, send, wait_idle
+from tests.support.browser import log_in, open_with_cookies, send, wait_idle
 from tests.support.factories import PASSWORD
 
 
@@ -26,25 +26,16 @@ def _signed_in_cookie(page: Page, app_url: str, username: str) -> list[Any]:
     raise AssertionError("the remember-me cookie never arrived")
 
 
-def _replay(browser: Browser, app_url: str, cookies: list[Any]) -> Page:
-    context = browser.new_context()
-    context.add_cookies(cookies)
-    page = context.new_page()
-    page.goto(app_url)
-    wait_idle(page)
-    return page
-
-
 def test_cookie_replayed_after_logout_is_refused(
     browser: Browser, page: Page, app_url: str, make_account: Callable[[], str]
 ) -> None:
     cookies = _signed_in_cookie(page, app_url, make_account())
-    stolen = _replay(browser, app_url, cookies)  # the copy works while the session lives
+    stolen = open_with_cookies(browser, app_url, cookies)  # the copy works while the session lives
     expect(stolen.get_by_role("button", name="New chat")).to_be_visible(timeout=20_000)
     stolen.context.close()
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
-    replay = _replay(browser, app_url, cookies)
+    replay = open_with_cookies(browser, app_url, cookies)
     expect(replay.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
     expect(replay.get_by_role("button", name="New chat")).to_have_count(0)
     replay.context.close()
@@ -69,7 +60,7 @@ def test_cookie_replayed_after_password_change_is_refused(
          "--password-env", "NEW_PASSWORD"],
         check=True, env=env, capture_output=True, timeout=60,
     )  # fmt: skip
-    replay = _replay(browser, app_url, cookies)
+    replay = open_with_cookies(browser, app_url, cookies)
     expect(replay.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
     replay.context.close()
     # The open session is signed out on its next interaction too.

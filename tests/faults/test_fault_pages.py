@@ -100,6 +100,9 @@ def test_pool_exhausted_page_says_busy_and_keeps_the_message(
     assert not app.exception
     assert [e.value for e in app.error] == [DatabaseBusy.user_message]
     assert [b.label for b in app.button] == ["Try again"]
+    # Shown at once, to copy, with the honest limit of where it is kept.
+    assert "Please keep this one." in [code.value for code in app.code]
+    assert any("reloading the page" in caption.value for caption in app.caption)
 
     next(b for b in app.button if b.label == "Try again").click().run()
     assert not app.exception

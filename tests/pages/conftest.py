@@ -34,6 +34,8 @@ def app_services(
     # Tests seed conversations through the real send path faster than a person types; the
     # per-minute limit has its own tests (tests/chat/test_limits.py).
     monkeypatch.setenv("MESSAGES_PER_MINUTE", "0")
+    # Every AppTest is the same client ("local"); the sign-up limit has its own tests.
+    monkeypatch.setenv("REGISTRATIONS_PER_CLIENT_PER_HOUR", "1000")
     monkeypatch.setenv("OPENAI_API_KEY", "")
     monkeypatch.setenv("CHAT_SECRETS_FILE", str(tmp_path / "none.toml"))
     get_settings.cache_clear()

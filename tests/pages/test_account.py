@@ -8,7 +8,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from chat.services import Services
-from tests.support.factories import chat_turn, make_user
+from tests.support.factories import PASSWORD, chat_turn, make_user
 
 
 def account_page(signed_in: Callable[..., AppTest], services: Services) -> tuple[AppTest, object]:
@@ -46,6 +46,13 @@ def test_password_change_requires_matching_fields_and_signs_out(
     app.text_input(key="repeat-password").input("something else")
     app = submit(app, "Change password")
     assert "differ" in app.error[0].value
+    # The current password is asked for: a wrong one changes nothing.
+    app.text_input(key="current-password").input("not my password")
+    app.text_input(key="new-password").input("a brand new secret")
+    app.text_input(key="repeat-password").input("a brand new secret")
+    app = submit(app, "Change password")
+    assert "current password is not right" in app.error[0].value
+    app.text_input(key="current-password").input(PASSWORD)
     app.text_input(key="new-password").input("a brand new secret")
     app.text_input(key="repeat-password").input("a brand new secret")
     app = submit(app, "Change password")

@@ -59,11 +59,11 @@ def started_app(
     stopped on exit unless it has already ended (a test may have killed it)."""
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        sys.executable, "-m", "streamlit", "run", "asgi.py",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    full_env = {**os.environ, "FORWARDED_ALLOW_IPS": "", **env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
@@ -102,6 +102,8 @@ def offline_env(
         "DATA_DIR": str(data_dir),
         "OFFLINE_TOKEN_DELAY": str(token_delay),
         "BCRYPT_ROUNDS": "10",
+        # Every browser here is one client (127.0.0.1); the limit has its own tests.
+        "REGISTRATIONS_PER_CLIENT_PER_HOUR": "1000",
         "OPENAI_API_KEY": "",
         "CHAT_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
         **(extra_env or {}),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,7 +40,8 @@ def wait_idle(page: Page, timeout: float = 30_000) -> None:
     ).wait_for(timeout=timeout)
 
 
-def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+def submit_login(page: Page, base_url: str, username: str, password: str) -> None:
+    """Open the app and submit the login form, whatever the outcome."""
     page.goto(base_url)
     form = page.get_by_test_id("stForm").filter(has_text="Log in").first
     expect(form).to_be_visible(timeout=30_000)
@@ -47,8 +49,22 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
     form.get_by_label("Username").fill(username)
     form.get_by_label("Password", exact=True).fill(password)
     form.get_by_role("button", name="Log in").click()
+
+
+def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    submit_login(page, base_url, username, password)
     expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
     wait_idle(page)
+
+
+def open_with_cookies(browser: Browser, url: str, cookies: list[Any]) -> Page:
+    """A new browser context holding `cookies` (e.g. copied from another), at `url`."""
+    context = browser.new_context()
+    context.add_cookies(cookies)
+    page = context.new_page()
+    page.goto(url)
+    wait_idle(page)
+    return page
 
 
 def wait_for_cookie(page: Page, name: str = "chat_auth", timeout_s: float = 15.0) -> float:

@@ -56,6 +56,7 @@ def clocked(services: Services, clock: Clock, **settings: object) -> Services:
     from chat.auth.accounts import AccountService
     from chat.auth.admin import AdminService
     from chat.auth.registration import Registration
+    from chat.auth.sessions import BrowserSessions
 
     config = services.settings.model_copy(update=settings)
     accounts = AccountService(sessions=services.sessions, settings=config, clock=clock)
@@ -63,8 +64,16 @@ def clocked(services: Services, clock: Clock, **settings: object) -> Services:
     admin = AdminService(
         sessions=services.sessions, settings=config, accounts=accounts, registration=registration
     )
+    browser_sessions = BrowserSessions(
+        sessions=services.sessions, settings=config, accounts=accounts, clock=clock
+    )
     return dataclasses.replace(
-        services, settings=config, accounts=accounts, registration=registration, admin=admin
+        services,
+        settings=config,
+        accounts=accounts,
+        registration=registration,
+        admin=admin,
+        browser_sessions=browser_sessions,
     )
 
 

@@ -24,6 +24,7 @@ from chat.errors import NotFound
 from chat.storage.tables import (
     AppSetting,
     AuthEvent,
+    BrowserSession,
     Conversation,
     Message,
     PasswordReset,
@@ -41,10 +42,12 @@ def create_user(
     email: str,
     password_hash: str,
     role: str = "user",
+    username_fold: str | None = None,
 ) -> User:
     user = User(
         id=uuid.uuid4(),
         username=username,
+        username_fold=username_fold,
         display_name=display_name,
         email=email,
         password_hash=password_hash,
@@ -54,6 +57,12 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def username_fold_taken(*, session: Session, username_fold: str) -> bool:
+    """Whether a user's name already folds to this (chat/auth/usernames.py)."""
+    query = select(User.id).where(User.username_fold == username_fold).limit(1)
+    return session.execute(query).first() is not None
 
 
 def get_user_by_username(*, session: Session, username: str) -> User | None:
@@ -76,17 +85,20 @@ def set_password_hash(
     *, session: Session, user_id: uuid.UUID, password_hash: str, at: datetime | None = None
 ) -> None:
     """New password; every session issued before `at` (default: now) stops being valid."""
-    session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(password_hash=password_hash, sessions_valid_after=at or func.now())
-    )
+    session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+    revoke_sessions(session=session, user_id=user_id, at=at)
 
 
 def revoke_sessions(*, session: Session, user_id: uuid.UUID, at: datetime | None = None) -> None:
-    """Every session issued before `at` (default: now) stops being valid."""
+    """Every session issued before `at` (default: now) stops being valid, and every
+    browser session row of the user ends."""
     cutoff = at if at is not None else func.now()
     session.execute(update(User).where(User.id == user_id).values(sessions_valid_after=cutoff))
+    session.execute(
+        update(BrowserSession)
+        .where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+        .values(ended_at=cutoff, code_hash=None, code_expires_at=None)
+    )
 
 
 def record_login(*, session: Session, user_id: uuid.UUID, at: datetime | None = None) -> None:
@@ -187,6 +199,15 @@ def count_auth_events(
         query = query.where(AuthEvent.client == client)
     count, oldest = session.execute(query).one()
     return int(count), oldest
+
+
+def latest_auth_event_at(*, session: Session, kind: str, username: str) -> datetime | None:
+    """When the last event of `kind` for this username happened (None: never)."""
+    query = select(func.max(AuthEvent.created_at)).where(
+        AuthEvent.kind == kind, AuthEvent.username == username
+    )
+    latest: datetime | None = session.execute(query).scalar_one()
+    return latest
 
 
 def recent_auth_events(

@@ -1,0 +1,23 @@
+"""The server entry point: Streamlit's st.App around the UI script, plus the app's own
+middleware and routes (chat/web/app.py).
+
+`streamlit run asgi.py` finds `app` here and serves it (the same flags and STREAMLIT_SERVER_*
+variables as before); scripts/app, the Dockerfile and the browser tests all start it so.
+"""
+
+import streamlit as st
+
+from chat.services import Services
+from chat.web.app import middleware, routes
+
+
+def services() -> Services:
+    """The pages' cached services, imported on first use: importing the pages' support
+    modules here, before Streamlit's runtime exists, would register the authenticator's
+    cookie component outside it."""
+    from pages.support.runtime import services as cached
+
+    return cached()
+
+
+app = st.App("streamlit_app.py", routes=routes(services), middleware=middleware())
