@@ -26,7 +26,7 @@ RUN groupadd --system --gid 10001 chat \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/tiktoken /opt/tiktoken
 WORKDIR /app
-COPY --chown=chat:chat streamlit_app.py ./
+COPY --chown=chat:chat asgi.py streamlit_app.py ./
 COPY --chown=chat:chat chat ./chat
 COPY --chown=chat:chat pages ./pages
 COPY --chown=chat:chat migrations ./migrations
@@ -35,4 +35,4 @@ USER 10001:10001
 EXPOSE 8501
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"]
-CMD ["streamlit", "run", "streamlit_app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+CMD ["streamlit", "run", "asgi.py", "--server.port=8501", "--server.address=0.0.0.0"]

@@ -22,7 +22,7 @@ UNSENT = "Your last message was not sent: the database could not be reached. Sen
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Chat", page_icon=":material/chat:", layout="wide")
+st.set_page_config(page_title="Chat", page_icon="💬", layout="wide")
 
 
 def refuse(exc: ChatError) -> NoReturn:

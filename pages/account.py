@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.errors import ChatError
+from chat.markup import plain
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.support import runtime
 
@@ -93,7 +94,7 @@ if export is not None:
         st.caption("You have no conversations yet.")
     for index, (name, text) in enumerate(export.markdown.items()):
         st.download_button(
-            name, data=text, file_name=name, mime="text/markdown", key=f"export-md-{index}"
+            plain(name), data=text, file_name=name, mime="text/markdown", key=f"export-md-{index}"
         )
 
 

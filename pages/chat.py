@@ -17,6 +17,7 @@ import streamlit as st
 
 from chat.conversations.service import ConversationView, StoredMessage
 from chat.errors import AnswerInProgress, ChatError, NotFound
+from chat.markup import plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
 from chat.validation import displayable
@@ -28,6 +29,7 @@ from pages.parts.messages import (
     MEMORY_NOTICE_KEY,
     REGENERATE_KEY,
     RETRY_KEY,
+    draw_markdown,
     draw_message,
     follow_answer,
     rerun_pane,
@@ -110,7 +112,7 @@ def send(conversation_id: uuid.UUID | None, text: str) -> Turn | None:
     st.session_state.pop(DRAFT_KEY, None)  # a message went through: the old one is moot
     open_conversation(turn.conversation_id)  # in the URL before streaming: reload-safe
     with st.chat_message("user"):
-        st.markdown(text)
+        draw_markdown(text)
     return turn
 
 
@@ -132,7 +134,7 @@ def draw_queued(conversation_id: uuid.UUID | None) -> str | None:
     if not queued or queued["conversation"] != str(conversation_id):
         return None
     with st.chat_message("user"):
-        st.markdown(queued["text"])
+        draw_markdown(queued["text"])
         st.caption("Waiting to send: it goes as soon as the answer above has finished.")
     text: str = queued["text"]
     return text
@@ -179,7 +181,7 @@ def conversation_pane(conversation_id: uuid.UUID | None, found: uuid.UUID | None
             )
     if edited is not None:
         with st.chat_message("user"):
-            st.markdown(edited)
+            draw_markdown(edited)
 
     notice = st.session_state.pop(MEMORY_NOTICE_KEY, None)
     if notice:
@@ -229,7 +231,7 @@ if header is None:
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
 else:
     title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
-    title_column.title(header.title)
+    title_column.title(plain(header.title))
     with settings_column:
         draw_conversation_settings(services, account, header)
     try:

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit_authenticator.utilities import LoginError
 
 from chat.errors import ChatError
+from chat.markup import plain
 from pages.parts.cookie_ready import cookie_reader_ready
 from pages.parts.finish_sign_in import finish_sign_in
 from pages.support import runtime
@@ -78,7 +79,7 @@ def draw_register() -> None:
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
-                st.success(f"Welcome, {account.display_name}! Log in with your new account.")
+                st.success(f"Welcome, {plain(account.display_name)}! Log in with your new account.")
 
 
 def draw_reset() -> None:

@@ -139,3 +139,20 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_nginx_sends_the_apps_security_headers() -> None:
+    from chat.web.headers import CONTENT_SECURITY_POLICY
+
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    policy = CONTENT_SECURITY_POLICY.replace("'none'", "$frame_ancestors")
+    policy = policy.replace("object-src $frame_ancestors", "object-src 'none'")
+    assert f'add_header Content-Security-Policy "{policy}" always;' in conf
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"):
+        assert f"add_header {name} " in conf
+
+
+def test_every_launcher_starts_the_st_app() -> None:
+    assert "streamlit run asgi.py" in (ROOT / "scripts" / "app").read_text()
+    assert '"run", "asgi.py"' in (ROOT / "Dockerfile").read_text()
+    assert '"run", "asgi.py"' in (ROOT / "tests" / "support" / "app_server.py").read_text()

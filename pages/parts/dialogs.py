@@ -13,6 +13,7 @@ import streamlit as st
 
 from chat.auth.accounts import Account
 from chat.errors import ChatError
+from chat.markup import plain
 from chat.services import Services
 
 DIALOG_KEY = "_dialog"
@@ -62,7 +63,7 @@ def delete_dialog(
     services: Services, account: Account, conversation_id: uuid.UUID, title: str
 ) -> None:
     st.markdown("This deletes the conversation and all its messages. It cannot be undone.")
-    st.caption(title)
+    st.caption(plain(title))
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="delete-confirm", icon=":material/delete:"):
         try:

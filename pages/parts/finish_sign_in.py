@@ -10,12 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.auth.accounts import Account
+from chat.markup import plain
 from pages.support import runtime
 from pages.support.web_auth import SKIPPED_KEY, cookie_settled, ensure_cookie
 
 
 def finish_sign_in(account: Account) -> None:
-    st.info(f"Signing you in, {account.display_name}…", icon=":material/hourglass_top:")
+    st.info(f"Signing you in, {plain(account.display_name)}…", icon=":material/hourglass_top:")
     ensure_cookie(runtime.authenticator(), runtime.services().settings, account)
     if cookie_settled():
         st.rerun()

@@ -9,6 +9,7 @@ from streamlit.errors import StreamlitAPIException
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
+from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
@@ -28,6 +29,15 @@ STATUS_NOTES = {
 STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
 
 
+def draw_markdown(text: str) -> None:
+    """User or model text as Markdown that loads nothing: images become links, and a note
+    says why (chat/markup.py)."""
+    rendered, changed = inert_markdown(text)
+    st.markdown(rendered)
+    if changed:
+        st.caption(IMAGES_AS_LINKS_NOTE)
+
+
 def draw_message(
     message: StoredMessage, *, is_last: bool, found: bool = False, editable: bool = False
 ) -> None:
@@ -40,7 +50,7 @@ def draw_message(
         if found:
             st.caption(":material/search: Search result")
         if message.content:
-            st.markdown(message.content)
+            draw_markdown(message.content)
         if role == "assistant":
             draw_status_note(message)
         if message.status == "error":
@@ -123,7 +133,7 @@ def follow_answer(services: Services, user_id: uuid.UUID, reply_id: uuid.UUID) -
             kwargs={"user_id": user_id, "reply_id": reply_id},
         )
         try:
-            st.write_stream(services.turns.follow(user_id=user_id, reply_id=reply_id))
+            st.write_stream(inert_stream(services.turns.follow(user_id=user_id, reply_id=reply_id)))
         except ChatError as exc:
             st.error(exc.user_message)
     turn = services.turns.live_turn(user_id=user_id, reply_id=reply_id)

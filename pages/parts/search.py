@@ -10,15 +10,9 @@ import streamlit as st
 
 from chat.auth.accounts import Account
 from chat.errors import ChatError
+from chat.markup import plain
 from chat.services import Services
 from chat.storage.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
-
-
-def escape_markdown(text: str) -> str:
-    """Stored text shown literally inside Markdown (no formatting, links or HTML)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def snippet_markdown(snippet: str) -> str:
@@ -27,7 +21,7 @@ def snippet_markdown(snippet: str) -> str:
     for index, part in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_STOP}]", snippet)):
         if not part:
             continue
-        escaped = escape_markdown(part)
+        escaped = plain(part)
         out.append(f"**{escaped}**" if index % 2 else escaped)
     return " ".join(out)
 
@@ -60,7 +54,7 @@ def draw_search(
     for index, hit in enumerate(hits):
         with st.container(border=True):
             st.button(
-                hit.title,
+                plain(hit.title),
                 key=f"hit-{index}-{hit.conversation_id}-{hit.message_id}",
                 use_container_width=True,
                 type="tertiary",

