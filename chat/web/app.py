@@ -8,8 +8,10 @@ the same middleware: the HTTP API mounts its routes here too.
 from __future__ import annotations
 
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
+from chat.api.app import create_api
+from chat.services import process_services
 from chat.web.headers import SecurityHeaders
 
 ROUTE_PREFIX = "/api"
@@ -17,7 +19,7 @@ ROUTE_PREFIX = "/api"
 
 def routes() -> list[BaseRoute]:
     """The app's own HTTP routes, all under ROUTE_PREFIX."""
-    return []
+    return [Mount(ROUTE_PREFIX, app=create_api(process_services))]
 
 
 def middleware() -> list[Middleware]:

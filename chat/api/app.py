@@ -1,0 +1,58 @@
+"""The API application, mounted by chat/web/app.py under /api of the app's own server."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+
+from chat.api import errors, openai_routes, seed_routes
+from chat.api.auth import ServicesGetter
+from chat.api.schemas import Health
+from chat.errors import ChatError
+from chat.storage.db import unit_of_work
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+The chat app's conversations over HTTP, with the same accounts, limits and memory
+strategies as the web page. Authenticate with `Authorization: Bearer <key>`; create a key
+on the Account page or with `python -m chat keys create USERNAME`. The server keeps each
+conversation's history: send only the new message and name the conversation.
+"""
+
+
+def create_api(services: ServicesGetter) -> FastAPI:
+    """The API over the process's services. `services` is called on each request (the
+    first call builds them when no page has yet), so the API and the pages share one pool,
+    one liveness lock and one turn engine."""
+    # The docs page's script and styles are served from here, not from a CDN: the app's
+    # Content-Security-Policy (chat/web/headers.py) lets a page load only this origin's.
+    api = FastAPIOffline(
+        title="Chat API",
+        description=DESCRIPTION,
+        version="1",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        static_url="/docs-assets",
+    )
+    api.state.services = services
+    errors.install(api)
+    api.include_router(seed_routes.router)
+    api.include_router(openai_routes.router)
+
+    @api.get("/health", response_model=Health, tags=["Health"])
+    def health() -> JSONResponse:
+        """The database's state (no key needed): 200 when it answers, else 503."""
+        try:
+            with unit_of_work(services().sessions) as session:
+                session.connection().exec_driver_sql("SELECT 1")
+        except ChatError:
+            body = Health(status="unavailable", database="unavailable")
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", database="ok").model_dump())
+
+    return api
