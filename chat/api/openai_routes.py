@@ -10,7 +10,7 @@ and in the `X-Conversation-Id` header.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -24,6 +24,7 @@ from chat.api.schemas import (
     chunk_body,
     completion_body,
 )
+from chat.api.threads import iterate, run_blocking
 from chat.api.turns import finish_reason, split_messages, sse, start_turn, usage_of, whole_answer
 from chat.errors import ModelError
 from chat.turn.live import Turn
@@ -51,12 +52,13 @@ def list_models(account: AccountDep, services: ServicesDep) -> ModelList:
         429: {"description": "A usage limit; see Retry-After"},
     },
 )
-def chat_completions(
+async def chat_completions(
     body: CompletionRequest, account: AccountDep, services: ServicesDep
 ) -> JSONResponse | StreamingResponse:
     """Answer the new message in the named conversation (or a new one)."""
     system_prompt, text = split_messages(body.messages)
-    turn = start_turn(
+    turn = await run_blocking(
+        start_turn,
         services,
         user_id=account.id,
         conversation_id=body.conversation_id,
@@ -76,7 +78,7 @@ def chat_completions(
             headers={**headers, "Cache-Control": "no-cache"},
         )
     try:
-        answer = whole_answer(turn)
+        answer = await run_blocking(whole_answer, turn)
     except ModelError as exc:
         status, name = status_of(exc)
         return JSONResponse(error_body(exc.user_message, name), status_code=status, headers=headers)
@@ -94,9 +96,9 @@ def chat_completions(
     )
 
 
-def _chunks(
+async def _chunks(
     turn: Turn, completion_id: str, created: int, model: str, include_usage: bool
-) -> Iterator[str]:
+) -> AsyncIterator[str]:
     """The answer as chat.completion.chunk events. A model failure mid-answer is an error
     event (the openai client raises it); the text so far is stored either way."""
 
@@ -113,7 +115,7 @@ def _chunks(
 
     yield chunk(delta={"role": "assistant", "content": ""})
     try:
-        for piece in turn.stream():
+        async for piece in iterate(turn.stream()):
             yield chunk(delta={"content": piece})
     except ModelError as exc:
         yield sse(error_body(exc.user_message, "model_error"))

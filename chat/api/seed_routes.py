@@ -4,7 +4,7 @@ POST /chat, POST /chat/stream (server-sent events), GET and DELETE /history/{id}
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from chat.api.auth import AccountDep, ServicesDep
 from chat.api.errors import error_body
 from chat.api.schemas import ChatRequest, ChatResponse, Deleted, History, HistoryMessage
+from chat.api.threads import iterate, run_blocking
 from chat.api.turns import sse, start_turn, whole_answer
 from chat.errors import ModelError
 from chat.turn.live import Turn
@@ -23,16 +24,20 @@ ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(
+async def chat(
     body: ChatRequest, account: AccountDep, services: ServicesDep, response: Response
 ) -> ChatResponse:
     """Send a message, get the whole answer. A model failure is a 502; the question and the
     failed answer are stored (see /history)."""
-    turn = start_turn(
-        services, user_id=account.id, conversation_id=body.conversation_id, text=body.message
+    turn = await run_blocking(
+        start_turn,
+        services,
+        user_id=account.id,
+        conversation_id=body.conversation_id,
+        text=body.message,
     )
     response.headers["X-Conversation-Id"] = str(turn.conversation_id)
-    answer = whole_answer(turn)
+    answer = await run_blocking(whole_answer, turn)
     return ChatResponse(
         response=answer, conversation_id=turn.conversation_id, status=turn.outcome.status
     )
@@ -43,12 +48,18 @@ def chat(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def chat_stream(body: ChatRequest, account: AccountDep, services: ServicesDep) -> StreamingResponse:
+async def chat_stream(
+    body: ChatRequest, account: AccountDep, services: ServicesDep
+) -> StreamingResponse:
     """Server-sent events: `{"conversation_id"}` first, then `{"token"}` for each piece of
     the answer, then `[DONE]`. A model failure is an `error` event instead of `[DONE]`.
     A client that disconnects loses nothing: the answer is finished and stored."""
-    turn = start_turn(
-        services, user_id=account.id, conversation_id=body.conversation_id, text=body.message
+    turn = await run_blocking(
+        start_turn,
+        services,
+        user_id=account.id,
+        conversation_id=body.conversation_id,
+        text=body.message,
     )
     return StreamingResponse(
         _events(turn),
@@ -57,10 +68,10 @@ def chat_stream(body: ChatRequest, account: AccountDep, services: ServicesDep) -
     )
 
 
-def _events(turn: Turn) -> Iterator[str]:
+async def _events(turn: Turn) -> AsyncIterator[str]:
     yield sse({"conversation_id": str(turn.conversation_id)})
     try:
-        for piece in turn.stream():
+        async for piece in iterate(turn.stream()):
             yield sse({"token": piece})
     except ModelError as exc:
         yield sse(error_body(exc.user_message, "model_error"), event="error")
