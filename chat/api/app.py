@@ -7,11 +7,14 @@ import logging
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chat.api import errors, openai_routes, seed_routes
 from chat.api.auth import ServicesGetter
+from chat.api.errors import error_body
 from chat.api.schemas import Health
 from chat.errors import ChatError
+from chat.settings import get_settings
 from chat.storage.db import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ def create_api(services: ServicesGetter) -> FastAPI:
         static_url="/docs-assets",
     )
     api.state.services = services
+    api.add_middleware(SwitchedOff)
     errors.install(api)
     api.include_router(seed_routes.router)
     api.include_router(openai_routes.router)
@@ -56,3 +60,18 @@ def create_api(services: ServicesGetter) -> FastAPI:
         return JSONResponse(Health(status="ok", database="ok").model_dump())
 
     return api
+
+
+class SwitchedOff:
+    """Every request gets a 404 while API_ENABLED is false. The settings are read on a
+    request, not when asgi.py assembles the app at import (nothing reads them then)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not get_settings().api_enabled:
+            body = error_body("The HTTP API is switched off on this server.", "not_found")
+            await JSONResponse(body, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

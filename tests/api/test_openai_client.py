@@ -207,7 +207,9 @@ def test_a_model_failure_is_an_error_and_the_question_is_kept(
     assert [(m.role, m.status) for m in stored.messages] == [("human", "complete"), ("ai", "error")]
 
 
-def test_the_per_minute_limit_is_429_with_retry_after(client: OpenAI) -> None:
+def test_the_per_minute_limit_is_429_with_retry_after(
+    client: OpenAI, db_services: Services, user: ApiUser
+) -> None:
     for number in range(PER_MINUTE):
         client.chat.completions.create(
             model="offline", messages=[{"role": "user", "content": f"message {number}"}]
@@ -218,3 +220,5 @@ def test_the_per_minute_limit_is_429_with_retry_after(client: OpenAI) -> None:
         )
     assert refused.value.status_code == 429
     assert int(refused.value.response.headers["retry-after"]) > 0
+    # The refused message left nothing behind, not even the conversation made for it.
+    assert len(db_services.conversations.list(user_id=user.user_id)) == PER_MINUTE
