@@ -52,7 +52,7 @@ from load_check import (
 from openai import OpenAI
 from playwright.async_api import async_playwright
 from playwright.async_api import expect as expect_async
-from scratch_db import scratch_engine
+from scratch_db import app_env, scratch_engine
 
 from chat.services import build_services
 from chat.settings import Settings
@@ -235,17 +235,7 @@ def main() -> None:
         solo = user_with_key(f"api-{tag}-solo")
         page_user = user_with_key(f"api-{tag}-page")
         crowd = [user_with_key(f"api-{tag}-{n}") for n in range(args.clients)]
-        env = {
-            "DATABASE_URL": url,
-            "DATA_DIR": data_dir,
-            "CHAT_SECRETS_FILE": str(Path(data_dir) / "no-secrets.toml"),
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": server.base_url,
-            "MODELS": MODEL,
-            "MESSAGES_PER_MINUTE": "100000",
-            "BCRYPT_ROUNDS": "10",
-            "COOKIE_KEY": "k" * 48,
-        }
+        env = app_env(url, data_dir, server.base_url)
         with started_app(env, log_path=Path(data_dir) / "app.log") as app:
             api = f"{app.url}/api"
             paths: list[tuple[str, Callable[[], list[float]]]] = [

@@ -15,7 +15,9 @@ from chat.api.errors import error_body
 from chat.api.schemas import ChatRequest, ChatResponse, Deleted, History, HistoryMessage
 from chat.api.threads import iterate, run_blocking
 from chat.api.turns import sse, start_turn, whole_answer
+from chat.auth.accounts import Account
 from chat.errors import ModelError
+from chat.services import Services
 from chat.turn.live import Turn
 
 router = APIRouter(tags=["Chat"])
@@ -29,13 +31,7 @@ async def chat(
 ) -> ChatResponse:
     """Send a message, get the whole answer. A model failure is a 502; the question and the
     failed answer are stored (see /history)."""
-    turn = await run_blocking(
-        start_turn,
-        services,
-        user_id=account.id,
-        conversation_id=body.conversation_id,
-        text=body.message,
-    )
+    turn = await _start(body, account, services)
     response.headers["X-Conversation-Id"] = str(turn.conversation_id)
     answer = await run_blocking(whole_answer, turn)
     return ChatResponse(
@@ -54,17 +50,21 @@ async def chat_stream(
     """Server-sent events: `{"conversation_id"}` first, then `{"token"}` for each piece of
     the answer, then `[DONE]`. A model failure is an `error` event instead of `[DONE]`.
     A client that disconnects loses nothing: the answer is finished and stored."""
-    turn = await run_blocking(
+    turn = await _start(body, account, services)
+    return StreamingResponse(
+        _events(turn),
+        media_type="text/event-stream",
+        headers={"X-Conversation-Id": str(turn.conversation_id), "Cache-Control": "no-cache"},
+    )
+
+
+async def _start(body: ChatRequest, account: Account, services: Services) -> Turn:
+    return await run_blocking(
         start_turn,
         services,
         user_id=account.id,
         conversation_id=body.conversation_id,
         text=body.message,
-    )
-    return StreamingResponse(
-        _events(turn),
-        media_type="text/event-stream",
-        headers={"X-Conversation-Id": str(turn.conversation_id), "Cache-Control": "no-cache"},
     )
 
 
