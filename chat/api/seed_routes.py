@@ -14,7 +14,7 @@ from chat.api.auth import AccountDep, ServicesDep
 from chat.api.errors import error_body
 from chat.api.schemas import ChatRequest, ChatResponse, Deleted, History, HistoryMessage
 from chat.api.threads import iterate, run_blocking
-from chat.api.turns import sse, start_turn, whole_answer
+from chat.api.turns import ended_as, sse, start_turn, whole_answer
 from chat.auth.accounts import Account
 from chat.errors import ModelError
 from chat.services import Services
@@ -35,7 +35,7 @@ async def chat(
     response.headers["X-Conversation-Id"] = str(turn.conversation_id)
     answer = await run_blocking(whole_answer, turn)
     return ChatResponse(
-        response=answer, conversation_id=turn.conversation_id, status=turn.outcome.status
+        response=answer, conversation_id=turn.conversation_id, status=ended_as(turn)
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ from chat.llm.tokens import count_text_tokens
 from chat.services import Services
 from chat.turn.live import Turn
 
+# How long a stopped answer may take to be stored before the API answers anyway.
+SETTLE_WAIT_S = 5.0
 ONLY_NEW_MESSAGE = (
     "Send only the new message: 'messages' holds one message with role 'user', optionally "
     "preceded by one 'system' message. The server keeps the conversation's history; name "
@@ -42,7 +45,8 @@ def message_text(message: InputMessage) -> str:
 
 def split_messages(messages: list[InputMessage]) -> tuple[str | None, str]:
     """(system prompt or None, the new user message) from an OpenAI `messages` list."""
-    roles = [message.role for message in messages]
+    # "developer" is what newer OpenAI clients call the system message.
+    roles = ["system" if m.role == "developer" else m.role for m in messages]
     if roles not in (["user"], ["system", "user"]):
         raise InvalidInput(ONLY_NEW_MESSAGE)
     system = message_text(messages[0]) if roles[0] == "system" else None
@@ -123,8 +127,15 @@ def usage_of(turn: Turn) -> Usage:
     )
 
 
+def ended_as(turn: Turn) -> str:
+    """complete | interrupted | error, once its stream has ended. A stop (from a page) ends
+    the followers' stream before the worker has written the outcome."""
+    return "interrupted" if turn.stop_requested else turn.outcome.status
+
+
 def finish_reason(turn: Turn) -> str:
-    return "stop" if turn.outcome.status == "complete" else "length"
+    """OpenAI's name for how the answer ended: "length" for one that was cut short."""
+    return "stop" if ended_as(turn) == "complete" else "length"
 
 
 def sse(data: Any, event: str | None = None) -> str:
@@ -134,7 +145,13 @@ def sse(data: Any, event: str | None = None) -> str:
 
 
 def whole_answer(turn: Turn) -> str:
-    """Wait for the whole answer (ModelError when the model failed)."""
+    """Wait for the whole answer (ModelError when the model failed): the text every
+    follower saw, which is what is stored, stopped or not. A stop asked from another
+    process ends the followers before the worker has stored the answer: wait for that (it
+    comes with the model's next words), so the client's next message finds it settled."""
     for _ in turn.stream():
         pass
-    return turn.outcome.text
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while not turn.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return turn.text_so_far()

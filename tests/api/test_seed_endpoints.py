@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -199,3 +200,29 @@ def test_api_traffic_is_in_the_audit_log(
         event.kind == "api_request" and event.detail["request"] == "POST /api/chat"
         for event in mine
     )
+
+
+def test_a_stop_from_elsewhere_ends_the_answer_as_interrupted(
+    http: httpx.Client, model_server: FakeOpenAIServer, db_services: Services, user: ApiUser
+) -> None:
+    """A page (here: another process's services) stops an answer an API client waits for:
+    the client gets the text that was stored, marked interrupted."""
+    model_server.wait_quiet()
+    model_server.enqueue_reply(" ".join(f"w{n}" for n in range(60)), token_delay=0.05)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(http.post, "/chat", json={"message": "a long answer please"})
+        deadline = time.monotonic() + 20
+        while True:
+            listed = db_services.conversations.list(user_id=user.user_id)
+            if listed:
+                messages = http.get(f"/history/{listed[0].id}").json()["messages"]
+                if len(messages) == 2 and messages[1]["content"]:
+                    break
+            assert time.monotonic() < deadline, "the answer never started"
+            time.sleep(0.1)
+        db_services.turns.stop(user_id=user.user_id, reply_id=uuid.UUID(messages[1]["id"]))
+        answer = waiting.result(timeout=30).json()
+    assert answer["status"] == "interrupted"
+    stored = http.get(f"/history/{listed[0].id}").json()["messages"][1]
+    assert stored["status"] == "interrupted" and stored["content"] == answer["response"]
+    assert 0 < len(answer["response"].split()) < 60
