@@ -33,11 +33,6 @@ SHOWN_PREFIX_CHARS = 12  # "chat-" and 7 characters of the key: enough to tell k
 USE_GRANULARITY = timedelta(minutes=1)
 KEY_NAME = TextField("The key's name", 100, shape="line", when_empty="Give the key a name.")
 
-API_KEY_CREATED = "api_key_created"
-API_KEY_REVOKED = "api_key_revoked"
-API_KEY_REFUSED = "api_key_refused"
-API_REQUEST = "api_request"
-
 
 class Unauthorized(ChatError):
     """No usable API key: missing, unknown, revoked, or its user is disabled. One sentence
@@ -97,7 +92,7 @@ class ApiKeyService:
             )
             audit.record(
                 session,
-                kind=API_KEY_CREATED,
+                kind=audit.API_KEY_CREATED,
                 username=user.username,
                 user_id=user_id,
                 at=self.clock(),
@@ -122,7 +117,7 @@ class ApiKeyService:
             user = repository.get_user(session=session, user_id=user_id)
             audit.record(
                 session,
-                kind=API_KEY_REVOKED,
+                kind=audit.API_KEY_REVOKED,
                 username=user.username if user else "",
                 user_id=user_id,
                 at=now,
@@ -138,7 +133,7 @@ class ApiKeyService:
             with unit_of_work(self.sessions) as session:
                 audit.record(
                     session,
-                    kind=API_KEY_REFUSED,
+                    kind=audit.API_KEY_REFUSED,
                     username="",
                     at=self.clock(),
                     client=client,
@@ -166,7 +161,7 @@ class ApiKeyService:
                         )
                     audit.record(
                         session,
-                        kind=API_REQUEST,
+                        kind=audit.API_REQUEST,
                         username=user.username,
                         user_id=user.id,
                         at=now,
@@ -183,7 +178,12 @@ class ApiKeyService:
                     "key": api_key.name,
                 }
             audit.record(
-                session, kind=API_KEY_REFUSED, at=now, client=client, request=request, **refusal
+                session,
+                kind=audit.API_KEY_REFUSED,
+                at=now,
+                client=client,
+                request=request,
+                **refusal,
             )
         raise Unauthorized()
 

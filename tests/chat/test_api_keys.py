@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from chat.auth import audit
-from chat.auth.api_keys import API_KEY_REFUSED, API_REQUEST, Unauthorized, hash_key
+from chat.auth.api_keys import Unauthorized, hash_key
 from chat.errors import InvalidInput, NotFound
 from chat.services import Services
 from chat.storage.db import unit_of_work
@@ -40,7 +40,7 @@ def test_authenticate_marks_use_and_logs_the_request(services: Services) -> None
     assert listed.last_used_at is not None
     with unit_of_work(services.sessions) as session:
         events = audit.events(session, user_id=user.id)
-    request = next(event for event in events if event.kind == API_REQUEST)
+    request = next(event for event in events if event.kind == audit.API_REQUEST)
     assert request.detail == {"request": "GET /api/v1/models", "key": "k"}
     assert request.client == "1.2.3.4"
 
@@ -67,7 +67,7 @@ def test_revoked_keys_and_disabled_users_are_refused(services: Services) -> None
         reasons = [
             event.detail["reason"]
             for event in audit.events(session, user_id=user.id)
-            if event.kind == API_KEY_REFUSED
+            if event.kind == audit.API_KEY_REFUSED
         ]
     assert sorted(reasons) == ["disabled", "revoked"]
 
@@ -88,3 +88,12 @@ def test_a_key_needs_a_sensible_name(services: Services, name: str) -> None:
     user = make_user(services)
     with pytest.raises(InvalidInput):
         services.api_keys.create(user_id=user.id, name=name)
+
+
+def test_api_requests_do_not_crowd_the_users_sign_in_history(services: Services) -> None:
+    user = make_user(services)
+    key = services.api_keys.create(user_id=user.id, name="busy script").key
+    for _ in range(5):
+        services.api_keys.authenticate(key=key, request="POST /api/chat")
+    kinds = [event.kind for event in services.accounts.login_history(user_id=user.id)]
+    assert audit.API_REQUEST not in kinds and audit.API_KEY_CREATED in kinds
