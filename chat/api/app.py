@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chat.api import errors, openai_routes, seed_routes
 from chat.api.auth import ServicesGetter
 from chat.api.errors import error_body
-from chat.api.schemas import Health
+from chat.api.schemas import ErrorBody, Health
 from chat.errors import ChatError
 from chat.settings import get_settings
 from chat.storage.db import unit_of_work
@@ -25,6 +25,14 @@ strategies as the web page. Authenticate with `Authorization: Bearer <key>`; cre
 on the Account page or with `python -m chat keys create USERNAME`. The server keeps each
 conversation's history: send only the new message and name the conversation.
 """
+
+ERRORS = {
+    400: "Bad input: the message says what to send",
+    401: "No valid API key",
+    404: "Not found, or not this key's user's",
+    422: "A field of the wrong type, missing or malformed",
+    429: "A usage limit; see Retry-After",
+}
 
 
 def create_api(services: ServicesGetter) -> FastAPI:
@@ -41,6 +49,11 @@ def create_api(services: ServicesGetter) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         static_url="/docs-assets",
+        # Refusals are ErrorBody (chat/api/errors.py), FastAPI's own 422 shape included.
+        responses={
+            status: {"model": ErrorBody, "description": description}
+            for status, description in ERRORS.items()
+        },
     )
     api.state.services = services
     api.add_middleware(SwitchedOff)

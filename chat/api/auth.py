@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chat.auth.accounts import Account
 from chat.services import Services
@@ -31,17 +32,19 @@ def client_address(request: Request, services: Services) -> str:
     return request.client.host[:128] if request.client else "local"
 
 
-def bearer_key(request: Request) -> str | None:
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+# Declared so the OpenAPI docs offer "Authorize"; missing or malformed credentials are
+# refused by the key check below, with the API's own 401.
+bearer = HTTPBearer(auto_error=False, description="An API key from the Account page")
 
 
 def current_account(
-    request: Request, services: Annotated[Services, Depends(get_services)]
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account:
     """The key's account, or Unauthorized (401). The request goes in the audit log."""
     return services.api_keys.authenticate(
-        key=bearer_key(request),
+        key=credentials.credentials if credentials is not None else None,
         request=f"{request.method} {request.url.path}",
         client=client_address(request, services),
     )

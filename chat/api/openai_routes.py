@@ -19,6 +19,7 @@ from chat.api.auth import AccountDep, ServicesDep
 from chat.api.errors import error_body, status_of
 from chat.api.schemas import (
     CompletionRequest,
+    ErrorBody,
     ModelCard,
     ModelList,
     chunk_body,
@@ -45,11 +46,8 @@ def list_models(account: AccountDep, services: ServicesDep) -> ModelList:
     response_model=None,
     responses={
         200: {"description": "A chat.completion, or with stream=true chat.completion.chunk events"},
-        400: {"description": "Bad input (the message says what to send)"},
-        401: {"description": "No valid API key"},
-        404: {"description": "No such conversation (for this key's user)"},
-        409: {"description": "An answer in this conversation is still arriving"},
-        429: {"description": "A usage limit; see Retry-After"},
+        409: {"model": ErrorBody, "description": "An answer here is still arriving"},
+        502: {"model": ErrorBody, "description": "The model failed (the question is stored)"},
     },
 )
 async def chat_completions(

@@ -9,6 +9,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# --- errors ---------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="A sentence that says what went wrong and what to do")
+    type: str
+    code: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal, in the shape OpenAI's clients read."""
+
+    error: ErrorDetail
+
+
 # --- the seeds' shape ---------------------------------------------------------------------
 
 
