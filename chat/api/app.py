@@ -56,6 +56,7 @@ def create_api(services: ServicesGetter) -> FastAPI:
         },
     )
     api.state.services = services
+    api.add_middleware(BodyLimit)
     api.add_middleware(SwitchedOff)
     errors.install(api)
     api.include_router(seed_routes.router)
@@ -88,3 +89,29 @@ class SwitchedOff:
             await JSONResponse(body, status_code=404)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """A request body larger than any acceptable message (plus a system message and JSON
+    escapes) is refused with a 413 before it is read. A body sent without Content-Length
+    is read by FastAPI, and its message is then checked like any other."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            limit = max_body_bytes()
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and value.isdigit() and int(value) > limit:
+                    message = f"The request body can be at most {limit:,} bytes."
+                    body = error_body(message, "invalid_request_error", "body_too_large")
+                    await JSONResponse(body, status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def max_body_bytes() -> int:
+    """Room for the longest message at 8 bytes a character (JSON escapes of UTF-16
+    surrogate pairs are 12 bytes for 2), and 1 MiB for the rest."""
+    return 8 * get_settings().max_message_chars + 1024 * 1024

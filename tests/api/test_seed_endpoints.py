@@ -226,3 +226,10 @@ def test_a_stop_from_elsewhere_ends_the_answer_as_interrupted(
     stored = http.get(f"/history/{listed[0].id}").json()["messages"][1]
     assert stored["status"] == "interrupted" and stored["content"] == answer["response"]
     assert 0 < len(answer["response"].split()) < 60
+
+
+def test_a_huge_body_is_413_before_it_is_read(http: httpx.Client) -> None:
+    huge = b'{"message": "' + b"z" * (3 * 1024 * 1024) + b'"}'
+    answer = http.post("/chat", content=huge, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "body_too_large"
