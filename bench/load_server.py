@@ -46,7 +46,7 @@ from load_check import (
 )
 from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import expect as expect_async
-from scratch_db import scratch_engine
+from scratch_db import app_env, scratch_engine
 from sqlalchemy import Engine, text
 
 from chat.services import build_services
@@ -211,17 +211,7 @@ def main() -> None:
             accounts.create(username=name, email=f"{name}@example.com", password=PASSWORD).id
             for name in usernames
         ]
-        env = {
-            "DATABASE_URL": url,
-            "DATA_DIR": data_dir,
-            "CHAT_SECRETS_FILE": str(Path(data_dir) / "no-secrets.toml"),
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": server.base_url,
-            "MODELS": "test-model",
-            "MESSAGES_PER_MINUTE": "100000",
-            "BCRYPT_ROUNDS": "10",
-            "COOKIE_KEY": "k" * 48,
-        }
+        env = app_env(url, data_dir, server.base_url)
         stop, peak = threading.Event(), [0]
         watcher = threading.Thread(target=watch_connections, args=(engine, stop, peak))
         with running_app(env, log_path=Path(data_dir) / "app.log") as base_url:

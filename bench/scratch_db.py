@@ -54,3 +54,19 @@ def endpoint_settings(base_url: str, **changes: object) -> Settings:
         cookie_key="b" * 40,
         **changes,  # type: ignore[arg-type]
     )
+
+
+def app_env(database_url: str, data_dir: str, model_base_url: str) -> dict[str, str]:
+    """The environment of a benchmarked app process: the scratch database, the local model
+    server, the per-user message limit out of the way, fast password hashing."""
+    return {
+        "DATABASE_URL": database_url,
+        "DATA_DIR": data_dir,
+        "CHAT_SECRETS_FILE": str(Path(data_dir) / "no-secrets.toml"),
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": model_base_url,
+        "MODELS": "test-model",
+        "MESSAGES_PER_MINUTE": "100000",
+        "BCRYPT_ROUNDS": "10",
+        "COOKIE_KEY": "k" * 48,
+    }

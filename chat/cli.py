@@ -1,4 +1,5 @@
-"""Operators' command line: `python -m chat users create|list|set-password`, `migrate`.
+"""Operators' command line: `python -m chat users create|list|set-password`,
+`keys create|list|revoke` (API keys), `migrate`.
 
 Uses the same settings and database as the app. Passwords come from standard input (one
 line) or from an environment variable named with --password-env, never from argv.
@@ -12,7 +13,7 @@ import os
 import sys
 
 from chat.errors import ChatError
-from chat.services import build_services
+from chat.services import Services, build_services
 from chat.settings import get_settings
 from chat.storage.db import stop_embedded_database
 
@@ -51,7 +52,52 @@ def parser() -> argparse.ArgumentParser:
     set_password = users.add_parser("set-password", help="set a new password")
     set_password.add_argument("username")
     set_password.add_argument("--password-env", metavar="VAR")
+    keys = commands.add_parser("keys", help="manage users' API keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_create = keys.add_parser("create", help="create a key (printed once, on the last line)")
+    key_create.add_argument("username")
+    key_create.add_argument("--name", default="", help="what the key is for (default: cli)")
+    key_list = keys.add_parser("list", help="list a user's keys")
+    key_list.add_argument("username")
+    key_revoke = keys.add_parser("revoke", help="revoke a key (id or prefix, from keys list)")
+    key_revoke.add_argument("username")
+    key_revoke.add_argument("key", help="the key's id, or the start of it as listed")
     return root
+
+
+def _keys(services: Services, args: argparse.Namespace) -> None:
+    account = services.accounts.get(username=args.username)
+    if account is None:
+        raise ChatError(f"No user called {args.username!r}.")
+    if args.action == "create":
+        created = services.api_keys.create(user_id=account.id, name=args.name or "cli")
+        print(f"created API key {created.info.name!r} for {account.username}; it is shown once:")
+        print(created.key)
+    elif args.action == "list":
+        print(f"{'id':<36} {'name':<24} {'key':<13} {'status':<8} {'created':<17} last used")
+        for key in services.api_keys.list(user_id=account.id):
+            status = "active" if key.active else "revoked"
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            print(
+                f"{key.id!s:<36} {key.name:<24} {key.prefix + '…':<13} {status:<8} "
+                f"{key.created_at:%Y-%m-%d %H:%M} {used}"
+            )
+    else:
+        wanted = args.key.strip().lower()
+        matches = [
+            key
+            for key in services.api_keys.list(user_id=account.id)
+            if str(key.id).startswith(wanted)
+            or (len(wanted) >= 8 and key.prefix.lower().startswith(wanted))
+        ]
+        if len(matches) != 1:
+            raise ChatError(
+                f"{'No' if not matches else 'More than one'} key of {account.username} matches "
+                f"{args.key!r}; use the id from 'keys list'."
+            )
+        services.api_keys.revoke(user_id=account.id, key_id=matches[0].id)
+        print(f"revoked API key {matches[0].name!r} of {account.username}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         services = build_services(get_settings())
         if args.command == "migrate":
             print("database is at the latest schema")
+        elif args.command == "keys":
+            _keys(services, args)
         elif args.action == "create":
             account = services.accounts.create(
                 username=args.username,

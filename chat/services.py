@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -13,13 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth.accounts import AccountService
 from chat.auth.admin import AdminService, ensure_initial_admin
+from chat.auth.api_keys import ApiKeyService
 from chat.auth.profile import ProfileService
 from chat.auth.registration import Registration
 from chat.auth.sessions import BrowserSessions
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
 from chat.llm.factory import build_model
-from chat.settings import Settings
+from chat.settings import Settings, get_settings
 from chat.storage.db import database_url, make_engine, migrate, session_factory
 from chat.storage.liveness import Liveness
 from chat.turn.engine import TurnEngine
@@ -37,6 +39,7 @@ class Services:
     registration: Registration
     admin: AdminService
     profiles: ProfileService
+    api_keys: ApiKeyService
     liveness: Liveness | None = None
 
     def close(self) -> None:
@@ -97,5 +100,32 @@ def build_services(
             sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
         profiles=ProfileService(sessions=sessions),
+        api_keys=ApiKeyService(sessions=sessions),
         liveness=liveness,
     )
+
+
+_process_guard = threading.Lock()
+_process_services: Services | None = None
+
+
+def process_services() -> Services:
+    """This app process's services, built on first use by whichever comes first, a page or
+    an API request: both use the same pool, liveness lock and turn engine, so an answer
+    started by one can be followed or stopped by the other. Not kept when building fails
+    (the next call tries again). The pages reach it through their st.cache_resource
+    (pages/support/runtime.py), which releases it when that cache is cleared."""
+    global _process_services
+    with _process_guard:
+        if _process_services is None:
+            _process_services = build_services(get_settings(), track_liveness=True)
+        return _process_services
+
+
+def release_process_services(services: Services) -> None:
+    """Forget and close these services (the next process_services() builds new ones)."""
+    global _process_services
+    with _process_guard:
+        if _process_services is services:
+            _process_services = None
+    services.close()

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
         "gpt-4.1-mini": [0.40, 1.60],
         "gpt-4.1": [2.00, 8.00],
     }
+    # The HTTP API under /api (chat/api); false answers every /api request with a 404.
+    api_enabled: bool = True
 
     @field_validator("models", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Account page: profile, password, export of all conversations, deleting data.
+"""Account page: profile, password, API keys, export of all conversations, deleting data.
 
 Only draws: every read and write is one call into chat/.
 """
@@ -9,6 +9,7 @@ import streamlit as st
 
 from chat.errors import ChatError
 from chat.markup import plain
+from pages.parts.api_keys import draw_api_keys
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.support import runtime
 from pages.support.web_auth import client_key
@@ -80,6 +81,8 @@ with st.form("password", clear_on_submit=True):
             else:
                 st.success("Password changed. You are signed out: log in with the new password.")
                 st.button("Log in again", on_click=st.query_params.clear)
+
+draw_api_keys(services, account)
 
 st.subheader("Export")
 st.caption("All your conversations: one JSON file, or one Markdown file per conversation.")

@@ -58,3 +58,21 @@ def test_bad_input_is_a_clear_error_not_a_traceback(database_url: URL) -> None:
     missing = run_cli(database_url, "users", "set-password", "nobody-here", stdin="whatever123\n")
     assert missing.returncode == 1 and "No user called" in missing.stderr
     assert "Traceback" not in short.stderr + missing.stderr
+
+
+def test_keys_create_list_revoke(database_url: URL) -> None:
+    name = f"keys-{uuid.uuid4().hex[:8]}"
+    run_cli(database_url, "users", "create", name, "--email", f"{name}@example.com",
+            stdin="a perfectly fine password\n")  # fmt: skip
+    created = run_cli(database_url, "keys", "create", name, "--name", "backup script")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("chat-") and " " not in key
+    listed = run_cli(database_url, "keys", "list", name)
+    (row,) = [line for line in listed.stdout.splitlines() if "backup script" in line]
+    assert " active " in row and key[:12] in row and key not in listed.stdout
+    revoked = run_cli(database_url, "keys", "revoke", name, row.split()[0][:8])
+    assert revoked.returncode == 0, revoked.stderr
+    assert " revoked " in run_cli(database_url, "keys", "list", name).stdout
+    unknown = run_cli(database_url, "keys", "create", "nobody-at-all")
+    assert unknown.returncode == 1 and "No user called" in unknown.stderr

@@ -326,9 +326,10 @@ class AccountService:
         return account
 
     def login_history(self, *, user_id: uuid.UUID, limit: int = 20) -> builtins.list[audit.Event]:
-        """The user's own recent security events (sign-ins, where from), newest first."""
+        """The user's own recent security events (sign-ins, where from), newest first;
+        their API requests are traffic, not security events, and would crowd them out."""
         with unit_of_work(self.sessions) as session:
-            return audit.events(session, limit=limit, user_id=user_id)
+            return audit.events(session, limit=limit, user_id=user_id, without=(audit.API_REQUEST,))
 
 
 def hash_reset_code(code: str) -> str:

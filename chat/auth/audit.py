@@ -38,6 +38,10 @@ USER_ENABLED = "user_enabled"
 ROLE_CHANGED = "role_changed"
 REGISTRATION_CHANGED = "registration_changed"
 INVITE_ISSUED = "invite_issued"
+API_KEY_CREATED = "api_key_created"
+API_KEY_REVOKED = "api_key_revoked"
+API_KEY_REFUSED = "api_key_refused"
+API_REQUEST = "api_request"  # one per HTTP API request: traffic, not a security event
 
 
 def utc_now() -> datetime:
@@ -75,8 +79,17 @@ def record(
     )
 
 
-def events(session: Session, *, limit: int = 100, user_id: uuid.UUID | None = None) -> list[Event]:
-    rows = repository.recent_auth_events(session=session, limit=limit, user_id=user_id)
+def events(
+    session: Session,
+    *,
+    limit: int = 100,
+    user_id: uuid.UUID | None = None,
+    without: tuple[str, ...] = (),
+) -> list[Event]:
+    """The newest events first; `without`: kinds left out."""
+    rows = repository.recent_auth_events(
+        session=session, limit=limit, user_id=user_id, without_kinds=without
+    )
     return [
         Event(row.created_at, row.kind, row.username, row.client, dict(row.detail)) for row in rows
     ]

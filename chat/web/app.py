@@ -12,6 +12,7 @@ from collections.abc import Callable
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
+from chat.api.app import create_api
 from chat.errors import ConfigurationError
 from chat.services import Services
 from chat.settings import get_settings
@@ -24,9 +25,11 @@ ROUTE_PREFIX = "/api"
 
 
 def routes(services: Callable[[], Services]) -> list[BaseRoute]:
-    """The app's own HTTP routes, all under ROUTE_PREFIX. `services` is the process's
-    cached getter, shared with the pages."""
-    return [Mount(ROUTE_PREFIX, routes=session_routes(services))]
+    """The app's own HTTP routes, all under ROUTE_PREFIX: the browser's session exchange,
+    then the HTTP API. `services` is the process's getter, shared with the pages."""
+    return [
+        Mount(ROUTE_PREFIX, routes=[*session_routes(services), Mount("", app=create_api(services))])
+    ]
 
 
 def middleware() -> list[Middleware]:

@@ -46,8 +46,7 @@ def draw_message(
     found: bool = False,
     editable: bool = False,
 ) -> None:
-    """One stored message. Markdown only: raw HTML in user or model text is never rendered,
-    and images are links.
+    """One stored message. Markdown only: raw HTML in user or model text is never rendered.
 
     `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
     (edit and resend); `found` marks the message a search result pointed at."""

@@ -9,8 +9,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 
 from chat.auth.accounts import Account
-from chat.services import Services, build_services
-from chat.settings import get_settings
+from chat.services import Services, process_services, release_process_services
 from pages.support.web_auth import build_authenticator
 
 AUTHENTICATOR_KEY = "_authenticator"
@@ -19,11 +18,12 @@ CHAT_INPUT_KEY = "chat-input"  # the chat page's message box
 DRAFT_KEY = "_refused_draft"  # {"error", "text"}: a message that was not sent, offered back
 
 
-@st.cache_resource(show_spinner="Starting the database…", on_release=Services.close)
+@st.cache_resource(show_spinner="Starting the database…", on_release=release_process_services)
 def services() -> Services:
-    """Not cached when it raises (st.cache_resource keeps only results): with the database
+    """The process's services, shared with the HTTP API (chat.services.process_services).
+    Not cached when it raises (st.cache_resource keeps only results): with the database
     down, each page view makes one new attempt, and the page says so in a sentence."""
-    return build_services(get_settings(), track_liveness=True)
+    return process_services()
 
 
 def authenticator() -> stauth.Authenticate:

@@ -554,6 +554,25 @@ class FakeOpenAIServer:
                 return self._queue.popleft()
         return _Reply(None, None, None)
 
+    def clear_queue(self) -> None:
+        """Forget the scripted actions not yet consumed (a server shared by several tests)."""
+        with self._lock:
+            self._queue.clear()
+
+    def wait_quiet(self, seconds: float = 0.5, timeout: float = 10.0) -> None:
+        """Return once no request has arrived for `seconds` (work the app does after an
+        answer, such as naming a conversation, has reached the server)."""
+        deadline = time.monotonic() + timeout
+        seen = len(self.requests)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = len(self.requests)
+            if count != seen:
+                seen, quiet_since = count, time.monotonic()
+            elif time.monotonic() - quiet_since >= seconds:
+                return
+
     @property
     def pending(self) -> int:
         """Scripted actions not yet consumed."""

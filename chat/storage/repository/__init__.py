@@ -7,6 +7,7 @@ URL, a widget or a config is never trusted on its own. Helpers flush; the caller
 (`repository.get_conversation(...)`): the modules are how it is kept readable.
 """
 
+from chat.storage.repository.api_keys import *  # noqa: F403
 from chat.storage.repository.conversations import *  # noqa: F403
 from chat.storage.repository.memory import *  # noqa: F403
 from chat.storage.repository.messages import *  # noqa: F403

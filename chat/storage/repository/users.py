@@ -211,11 +211,17 @@ def latest_auth_event_at(*, session: Session, kind: str, username: str) -> datet
 
 
 def recent_auth_events(
-    *, session: Session, limit: int = 100, user_id: uuid.UUID | None = None
+    *,
+    session: Session,
+    limit: int = 100,
+    user_id: uuid.UUID | None = None,
+    without_kinds: Sequence[str] = (),
 ) -> list[AuthEvent]:
     query = select(AuthEvent)
     if user_id is not None:
         query = query.where(AuthEvent.user_id == user_id)
+    if without_kinds:
+        query = query.where(AuthEvent.kind.not_in(without_kinds))
     return list(session.scalars(query.order_by(AuthEvent.id.desc()).limit(limit)).all())
 
 
