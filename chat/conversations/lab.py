@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import InvalidInput
-from chat.llm.offline import OfflineChatModel, extract_facts
+from chat.llm.offline import OfflineChatModel
 from chat.memory.strategies import STRATEGIES
 from chat.settings import Settings
 from chat.storage import repository
@@ -184,9 +184,7 @@ def replay(
     strategies: Sequence[str] = tuple(STRATEGIES),
 ) -> list[StrategyRun]:
     """Run `turns` under each strategy with the offline model; nothing is kept."""
-    planted: dict[str, str] = {}
-    for item in turns:
-        planted.update(extract_facts(item.user))
+    planted = {item.probe.fact: item.probe.expect for item in turns if item.probe}
     runs = []
     with engine.connect() as connection:
         transaction = connection.begin()

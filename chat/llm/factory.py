@@ -1,8 +1,13 @@
-"""Model factory: ChatOpenAI for any OpenAI-compatible endpoint, or the offline model."""
+"""Model factory: ChatOpenAI for any OpenAI-compatible endpoint, or the offline model, and
+the memory writer (summaries, user facts) that goes with each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 
 from chat.settings import Settings
 
@@ -37,3 +42,27 @@ def model_label(settings: Settings, name: str) -> str:
     if settings.offline or name == OFFLINE:
         return "Offline demo model (no network, answers from its context)"
     return name
+
+
+class MemoryWriter(Protocol):
+    """What a conversation's model writes for memory, after the answer: the running
+    summary and the facts about the user it learnt."""
+
+    def summarise(self, previous: str, messages: Sequence[BaseMessage]) -> str: ...
+
+    def user_facts(self, messages: Sequence[BaseMessage], known: Sequence[str]) -> list[str]: ...
+
+
+def memory_writer(model: BaseChatModel) -> MemoryWriter:
+    """The writer for `model`: the model itself, asked in plain words; the offline model
+    has no language ability, so its extractive writer stands in (the one place besides
+    build_model that tells the two apart)."""
+    from chat.llm.offline import OfflineChatModel
+
+    if isinstance(model, OfflineChatModel):
+        from chat.llm.offline import ExtractiveWriter
+
+        return ExtractiveWriter(model)
+    from chat.llm.prompted import PromptedWriter
+
+    return PromptedWriter(model)

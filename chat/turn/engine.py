@@ -23,8 +23,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import ChatError, DatabaseUnavailable, ModelError, SummaryFailed
-from chat.llm.offline import title_for
-from chat.llm.titles import name_conversation
+from chat.llm.titles import name_conversation, title_for
 from chat.memory.strategies import strategy_for
 from chat.settings import Settings
 from chat.storage import repository
