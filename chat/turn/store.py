@@ -325,17 +325,19 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
     count them)."""
     blocks = []
     for message in sent:
+        meta = message.response_metadata or {}
         if message.id == str(human_id):
             kind = "input"
         elif message.id and message.id.startswith("summary"):
             kind = "summary"
+        elif message.id == "user-memory":
+            kind = "user_memory"
         elif message.type == "system" and not message.id:
             kind = "system"
         else:
-            kind = "history"
-        meta = message.response_metadata or {}
+            kind = "recalled" if meta.get("recalled") else "history"
         stored = meta.get("token_count")
-        if kind == "history" and isinstance(stored, int):
+        if kind in ("history", "recalled") and isinstance(stored, int):
             tokens = stored_message_tokens(stored)
         else:
             tokens = count_message_tokens(message)
@@ -348,6 +350,8 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
                 "position": meta.get("position"),
                 "covers_position": meta.get("covers_position"),
                 "tokens": tokens,
+                # why a message was recalled, which facts a user-memory block holds
+                **{key: meta[key] for key in ("score", "matched", "how", "facts") if key in meta},
             }
         )
     return {

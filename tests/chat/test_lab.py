@@ -58,7 +58,7 @@ def test_replay_compares_strategies_and_keeps_nothing(services: Services) -> Non
         params={"window": {"k": 2}},
     )
     by_name = {run.strategy: run for run in runs}
-    assert list(by_name) == ["full", "window", "budget", "summary", "summary_buffer"]
+    assert list(by_name) == ["full", "window", "budget", "summary", "summary_buffer", "recall"]
     assert by_name["full"].recall() == 1.0 and by_name["full"].recall(where="answer") == 1.0
     assert by_name["window"].recall() == 0.0 and by_name["window"].remembered == {
         "name: Sofia": False

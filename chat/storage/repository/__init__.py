@@ -11,5 +11,6 @@ from chat.storage.repository.conversations import *  # noqa: F403
 from chat.storage.repository.memory import *  # noqa: F403
 from chat.storage.repository.messages import *  # noqa: F403
 from chat.storage.repository.processes import *  # noqa: F403
+from chat.storage.repository.recall import *  # noqa: F403
 from chat.storage.repository.turns import *  # noqa: F403
 from chat.storage.repository.users import *  # noqa: F403

@@ -1,0 +1,115 @@
+"""Recall: the earlier messages of a conversation most relevant to a question.
+
+Part of chat.storage.repository (see its docstring). Full-text search over the message
+text (prefix queries on its lexemes) with the GIN index on messages.search_vector
+(migration 0003), scoped to one conversation of the user and bounded by `limit`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import cast, exists, func, select
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import Session
+
+from chat.storage.tables import Conversation, Message
+
+_WORD = re.compile(r"[^\W_]+")
+MAX_QUERY_WORDS = 40
+PREFIX_CHARS = 5
+
+
+@dataclass(frozen=True)
+class RecalledRow:
+    """A stored message (the ViewRow columns) with why it was recalled."""
+
+    id: uuid.UUID
+    position: int
+    role: str
+    content: str
+    status: str
+    token_count: int
+    score: float
+    matched: tuple[str, ...]  # the question's words (as indexed) the message contains
+
+
+def question_lexemes(*, session: Session, question: str) -> list[str]:
+    """The question's words as the index has them (stemmed, stop words dropped)."""
+    words = _WORD.findall(question.lower())[:MAX_QUERY_WORDS]
+    if not words:
+        return []
+    vector = func.to_tsvector("english", " ".join(words))
+    return list(session.scalar(select(func.tsvector_to_array(vector))) or [])
+
+
+def _family(lexeme: str) -> str:
+    """A lexeme's word family as tsquery text: a long one by its first five letters, as a
+    prefix ("allergi" and "allerg", which the stemmer leaves apart, both start "aller"); a
+    short one as itself ("go" is not "good"). Quoted: nothing in it is syntax."""
+    quoted = "'" + lexeme[:PREFIX_CHARS].replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"{quoted}:*" if len(lexeme) > PREFIX_CHARS else quoted
+
+
+def _in_family(word: str, lexeme: str) -> bool:
+    if len(lexeme) > PREFIX_CHARS:
+        return word.startswith(lexeme[:PREFIX_CHARS])
+    return word == lexeme
+
+
+def recall_candidates(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    question: str,
+    before_position: int,
+    limit: int,
+) -> list[RecalledRow]:
+    """The settled messages before `before_position` sharing a word family with
+    `question`, best first (ts_rank, length-normalised), at most `limit`. Two statements:
+    the question's lexemes, then the search (GIN index, prefix matches)."""
+    asked = question_lexemes(session=session, question=question)
+    if not asked:
+        return []
+    query = cast(" | ".join(sorted({_family(lexeme) for lexeme in asked})), TSQUERY)
+    score = func.ts_rank(Message.search_vector, query, 1)
+    owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.position,
+            Message.role,
+            Message.content,
+            Message.status,
+            Message.token_count,
+            score.label("score"),
+            func.tsvector_to_array(Message.search_vector).label("lexemes"),
+        )
+        .where(
+            Message.conversation_id == conversation_id,
+            owned,
+            Message.position < before_position,
+            Message.status.in_(("complete", "interrupted")),
+            Message.search_vector.op("@@")(query),
+        )
+        .order_by(score.desc(), Message.position.desc())
+        .limit(limit)
+    ).all()
+    return [
+        RecalledRow(
+            id=row.id,
+            position=row.position,
+            role=row.role,
+            content=row.content,
+            status=row.status,
+            token_count=row.token_count,
+            score=float(row.score),
+            matched=tuple(
+                sorted(w for w in row.lexemes or () if any(_in_family(w, a) for a in asked))
+            ),
+        )
+        for row in rows
+    ]
