@@ -18,6 +18,7 @@ from chat.auth.registration import Registration
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
 from chat.llm.factory import build_model
+from chat.memory.user_memory import UserMemoryService
 from chat.settings import Settings
 from chat.storage.db import database_url, make_engine, migrate, session_factory
 from chat.storage.liveness import Liveness
@@ -35,6 +36,7 @@ class Services:
     registration: Registration
     admin: AdminService
     profiles: ProfileService
+    memory: UserMemoryService
     liveness: Liveness | None = None
 
     def close(self) -> None:
@@ -92,5 +94,6 @@ def build_services(
             sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
         profiles=ProfileService(sessions=sessions),
+        memory=UserMemoryService(sessions=sessions),
         liveness=liveness,
     )

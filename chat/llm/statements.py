@@ -63,12 +63,15 @@ def normalise(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
 
 
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z])\.$")  # "Mr.", "St.", "e.g."
+_ABBREVIATION = re.compile(  # "Mr. Okafor", "St. Anne's", "J. R. R.", "e.g." end no sentence
+    r"(?:^|\s)(?:mrs?|ms|dr|st|prof|sr|jr|mt|vs|etc|e\.g|i\.e|a\.m|p\.m|[A-Z])\.$",
+    re.IGNORECASE,
+)
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of `text` (and its lines), trimmed, in order. A period after a short
-    capitalised word ("St. Anne's", "Mr. Okafor") does not end a sentence."""
+    """The sentences of `text` (and its lines), trimmed, in order. A period after a title
+    or an initial ("St. Anne's", "Mr. Okafor") does not end a sentence."""
     out: list[str] = []
     for line in normalise(text).splitlines():
         joined: list[str] = []

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.errors import NotFound
 from chat.llm.tokens import count_message_tokens
 from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
+from chat.memory.views import read_view
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 
@@ -72,8 +73,10 @@ class PostgresChatHistory(BaseChatMessageHistory):
         view, self._prefetched = self._prefetched, None
         if view is None:
             with unit_of_work(self.sessions) as session:
-                view = self.strategy.load(
-                    session, ViewRequest(user_id=self.user_id, conversation_id=self.conversation_id)
+                view = read_view(
+                    session,
+                    self.strategy,
+                    ViewRequest(user_id=self.user_id, conversation_id=self.conversation_id),
                 )
         self.last_view = view
         return list(view.messages)
@@ -189,7 +192,7 @@ def history_factory(
                 request = ViewRequest(
                     user_id=uid, conversation_id=cid, system_prompt=conversation.system_prompt
                 )
-                view = strategy.load(session, request)
+                view = read_view(session, strategy, request)
         return PostgresChatHistory(
             sessions=sessions,
             user_id=uid,

@@ -30,6 +30,7 @@ from chat.llm.tokens import (
     tokens_are_approximate,
 )
 from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
+from chat.memory.views import read_view
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import single_statement, unit_of_work
@@ -281,8 +282,9 @@ def _read_view(
     question (the question itself is pending, so no view includes it). `current`: no row
     changed since `opened` was read, so the strategy may start from what it holds."""
     setup.memory = strategy_for(opened.memory_strategy, opened.memory_params)
-    setup.view = setup.memory.load(
+    setup.view = read_view(
         session,
+        setup.memory,
         ViewRequest(
             user_id=user_id, conversation_id=conversation_id, system_prompt=setup.system_prompt
         ),

@@ -121,6 +121,10 @@ def update_memory(services: Services, turn: Turn, user_id: uuid.UUID) -> None:
     status. A failure is kept for the next run of the page (which follows at once)."""
     strategy = STRATEGIES.get(turn.strategy_name)
     if strategy is None or not strategy.stateful:
+        try:  # no summary to show; user memory still learns from the answer
+            services.turns.update_memory(user_id=user_id, conversation_id=turn.conversation_id)
+        except ChatError as exc:
+            st.session_state[MEMORY_NOTICE_KEY] = exc.user_message
         return
     with st.status("Updating the conversation summary…", expanded=False) as status:
         try:

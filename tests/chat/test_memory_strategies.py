@@ -29,6 +29,7 @@ def history_positions(context: dict[str, Any]) -> list[int]:
 
 
 def conversation_with(services: Services, user: Account, turns: int) -> uuid.UUID:
+    services.memory.set_enabled(user_id=user.id, enabled=False)  # the strategies alone
     cid = turn(services, user, "My name is Sofia. Tips about chess openings?", None)["cid"]
     for index in range(1, turns):
         turn(services, user, f"Give me three tips about topic number {index}.", cid)

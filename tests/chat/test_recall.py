@@ -37,6 +37,7 @@ def services(
 
 
 def chatty(services: Services, user: Account, first: str, turns: int) -> uuid.UUID:
+    services.memory.set_enabled(user_id=user.id, enabled=False)  # recall alone
     cid = turn(services, user, first, None)["cid"]
     for index in range(turns):
         turn(services, user, f"Give me three tips about topic number {index}.", cid)
