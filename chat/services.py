@@ -17,7 +17,8 @@ from chat.auth.profile import ProfileService
 from chat.auth.registration import Registration
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
-from chat.llm.factory import build_model
+from chat.llm.factory import build_embedder, build_model
+from chat.memory import vectors
 from chat.memory.user_memory import UserMemoryService
 from chat.settings import Settings
 from chat.storage.db import database_url, make_engine, migrate, session_factory
@@ -71,6 +72,8 @@ def build_services(
         registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
         ensure_initial_admin(accounts, settings)
         liveness = Liveness(engine.url).start() if track_liveness else None
+        # recall's vector similarity: on when EMBEDDINGS_MODEL is set (process-wide)
+        vectors.configure(build_embedder(settings), settings.embeddings_model or "")
     except (OperationalError, DatabaseUnavailable) as exc:
         if built_engine and engine is not None:
             engine.dispose()  # a failed start keeps no connections

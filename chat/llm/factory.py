@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
@@ -66,3 +67,23 @@ def memory_writer(model: BaseChatModel) -> MemoryWriter:
     from chat.llm.prompted import PromptedWriter
 
     return PromptedWriter(model)
+
+
+def build_embedder(settings: Settings) -> Embeddings | None:
+    """The embeddings model recall uses for vector similarity, or None (EMBEDDINGS_MODEL
+    unset, or no key for it): recall then uses full-text search alone."""
+    if not settings.embeddings_model:
+        return None
+    key = settings.embeddings_api_key or settings.openai_api_key
+    if key is None or not key.get_secret_value():
+        return None
+    from langchain_openai import OpenAIEmbeddings
+
+    return OpenAIEmbeddings(
+        model=settings.embeddings_model,
+        api_key=key,
+        base_url=settings.embeddings_base_url or settings.openai_base_url,
+        check_embedding_ctx_length=False,  # plain text: any OpenAI-compatible server
+        timeout=settings.model_timeout,
+        max_retries=settings.model_max_retries,
+    )

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import bm25s
 import numpy as np
 import snowballstemmer
 from langchain_core.messages import BaseMessage
@@ -240,6 +239,8 @@ def rank(question: str, candidates: Sequence[str], *, limit: int = 3) -> list[Ma
     query = [v for q in asked for v in vocabulary if _same_family(q, v)]
     if not query:
         return []
+    import bm25s  # its import takes a third of a second: paid at the first question only
+
     index = bm25s.BM25()
     index.index([doc or ["\x00"] for doc in corpus], show_progress=False)
     scores = np.asarray(index.get_scores(query), dtype=float)

@@ -9,11 +9,13 @@ recalled (score, matched words), which the inspector shows.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage
 from sqlalchemy.orm import Session
 
+from chat.memory import vectors
 from chat.memory.base import (
     ContextView,
     MemoryStrategy,
@@ -36,8 +38,11 @@ def pending_question(rows: list[ViewRow]) -> str:
     )
 
 
-def recalled_messages(rows: list[RecalledRow], *, how: str = "text") -> list[BaseMessage]:
-    """Recalled rows as LangChain messages, oldest first, marked with why they came."""
+def recalled_messages(
+    rows: list[RecalledRow], *, how: dict[uuid.UUID, str] | None = None
+) -> list[BaseMessage]:
+    """Recalled rows as LangChain messages, oldest first, marked with why they came (`how`:
+    by full-text search, vector similarity or both; text when not said)."""
     messages = to_langchain(sorted(rows, key=lambda row: row.position))
     by_id = {str(row.id): row for row in rows}
     for message in messages:
@@ -45,7 +50,7 @@ def recalled_messages(rows: list[RecalledRow], *, how: str = "text") -> list[Bas
         message.response_metadata.update(
             {"recalled": True, "score": round(row.score, 4), "matched": list(row.matched)}
         )
-        message.response_metadata["how"] = how
+        message.response_metadata["how"] = (how or {}).get(row.id, "text")
     return messages
 
 
@@ -82,8 +87,8 @@ class Recall(MemoryStrategy):
         )
         # Recall from before the recent turns (from everything, when none of them fit).
         start = recent[0].position if recent else (newest[-1].position + 1 if newest else 1)
-        chosen = self.recall(session, request, question=question, before_position=start)
-        messages = recalled_messages(chosen) + to_langchain(recent)
+        chosen, how = self.recall(session, request, question=question, before_position=start)
+        messages = recalled_messages(chosen, how=how) + to_langchain(recent)
         return ContextView(
             messages=messages,
             omitted=max(0, start - 1 - len(chosen)),
@@ -92,12 +97,13 @@ class Recall(MemoryStrategy):
 
     def recall(
         self, session: Session, request: ViewRequest, *, question: str, before_position: int
-    ) -> list[RecalledRow]:
-        """The best matches before `before_position` that fit the recall budget."""
+    ) -> tuple[list[RecalledRow], dict[uuid.UUID, str]]:
+        """The best matches before `before_position` that fit the recall budget, and how
+        each was found (text, vector or both)."""
         if not question.strip() or before_position <= 1:
-            return []
+            return [], {}
         k = max(1, int(self.params["max_recalled"]))
-        candidates = repository.recall_candidates(
+        text = repository.recall_candidates(
             session=session,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
@@ -105,6 +111,16 @@ class Recall(MemoryStrategy):
             before_position=before_position,
             limit=3 * k,
         )
+        vector = vectors.similar(
+            session,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            question=question,
+            before_position=before_position,
+            limit=3 * k,
+        )
+        candidates = vectors.fuse(text, vector)
+        how = {row.id: vectors.how_found(row.id, text, vector) for row in candidates}
         budget = int(self.params["recall_tokens"])
         chosen: list[RecalledRow] = []
         used = 0
@@ -115,4 +131,4 @@ class Recall(MemoryStrategy):
             used += row_cost(row)
             if len(chosen) == k:
                 break
-        return chosen
+        return chosen, how

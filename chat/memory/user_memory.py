@@ -198,3 +198,21 @@ def instance_enabled(session: Session) -> bool:
 
 def _fact_text(content: str) -> str:
     return clean(content, FACT)
+
+
+def after_answer(
+    *,
+    sessions: sessionmaker[Session],
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    model: BaseChatModel,
+) -> None:
+    """What memory does once an answer is stored, whatever the strategy: the user's memory
+    learns from the question, and recall's vector search embeds the new messages. Each
+    reports its own failures (logged); neither is raised: the answer is safe."""
+    from chat.memory.vectors import embed_new_messages
+
+    learn_from_last_answer(
+        sessions=sessions, user_id=user_id, conversation_id=conversation_id, model=model
+    )
+    embed_new_messages(sessions=sessions, user_id=user_id, conversation_id=conversation_id)

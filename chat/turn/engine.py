@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.errors import ChatError, DatabaseUnavailable, ModelError, SummaryFailed
 from chat.llm.titles import name_conversation, title_for
 from chat.memory.strategies import strategy_for
-from chat.memory.user_memory import learn_from_last_answer
+from chat.memory.user_memory import after_answer
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -414,8 +414,8 @@ class TurnEngine:
         """Let the conversation's strategy update its state (its summary) once the answer is
         stored. Pages call it after the stream ends, under a visible status. A summariser
         failure is reported, not raised: the answer is already safe, and the next turn
-        retries from the same watermark. Then the user's memory learns from the question just
-        answered (chat/memory/user_memory.py), whatever the strategy."""
+        retries from the same watermark. Then, whatever the strategy, the user's memory learns
+        from the question just answered (chat/memory/user_memory.py after_answer)."""
         with unit_of_work(self.sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
@@ -436,7 +436,7 @@ class TurnEngine:
                 update = MemoryUpdate(status="failed", message=exc.user_message)
             else:
                 update = MemoryUpdate(status="updated")
-        learn_from_last_answer(  # user memory: reports its own failures, never raises them
+        after_answer(  # user memory, recall's embeddings: report their failures, never raise
             sessions=self.sessions,
             user_id=user_id,
             conversation_id=conversation_id,

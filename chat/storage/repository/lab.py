@@ -14,6 +14,11 @@ from sqlalchemy.orm import Session
 
 from chat.storage.tables import User
 
+__all__ = [
+    "delete_scratch_user",
+    "delete_stale_scratch_users",
+]
+
 
 def delete_scratch_user(*, session: Session, user_id: uuid.UUID, role: str) -> None:
     """A replay's scratch user and everything it stored (cascade)."""

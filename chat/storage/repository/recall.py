@@ -11,15 +11,36 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import cast, exists, func, select
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import ARRAY, Float, bindparam, cast, exists, func, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
-from chat.storage.tables import Conversation, Message
+from chat.storage.tables import Conversation, Message, MessageEmbedding
+
+__all__ = [
+    "RecalledRow",
+    "Vector",
+    "messages_without_embedding",
+    "question_lexemes",
+    "recall_candidates",
+    "save_embeddings",
+    "similar_messages",
+    "vector_search_available",
+]
 
 _WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_WORDS = 40
 PREFIX_CHARS = 5
+
+
+class Vector(UserDefinedType[list[float]]):
+    """pgvector's type, for casts (the stored column is real[]: no extension needed)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "vector"
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,119 @@ def recall_candidates(
             matched=tuple(
                 sorted(w for w in row.lexemes or () if any(_in_family(w, a) for a in asked))
             ),
+        )
+        for row in rows
+    ]
+
+
+def vector_search_available(*, session: Session) -> bool:
+    """Whether this database has pgvector (the extension, created by migration 0007)."""
+    return bool(
+        session.scalar(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')"))
+    )
+
+
+def messages_without_embedding(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, model: str, limit: int
+) -> list[tuple[uuid.UUID, str]]:
+    """The newest settled messages of the conversation with no embedding from `model`."""
+    rows = session.execute(
+        select(Message.id, Message.content)
+        .outerjoin(
+            MessageEmbedding,
+            (MessageEmbedding.message_id == Message.id) & (MessageEmbedding.model == model),
+        )
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.status.in_(("complete", "interrupted")),
+            Message.content != "",
+            MessageEmbedding.message_id.is_(None),
+        )
+        .order_by(Message.position.desc())
+        .limit(limit)
+    ).all()
+    return [(row.id, row.content) for row in rows]
+
+
+def save_embeddings(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    model: str,
+    vectors: list[tuple[uuid.UUID, list[float]]],
+) -> None:
+    if not vectors:
+        return
+    statement = insert(MessageEmbedding).values(
+        [
+            {
+                "message_id": message_id,
+                "conversation_id": conversation_id,
+                "user_id": user_id,
+                "model": model,
+                "embedding": vector,
+            }
+            for message_id, vector in vectors
+        ]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[MessageEmbedding.message_id],
+            set_={"model": statement.excluded.model, "embedding": statement.excluded.embedding},
+        )
+    )
+
+
+def similar_messages(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    model: str,
+    vector: list[float],
+    before_position: int,
+    limit: int,
+) -> list[RecalledRow]:
+    """The settled messages before `before_position` nearest to `vector` (pgvector's
+    cosine distance over the conversation's embeddings; score = 1 - distance)."""
+    query = cast(bindparam("query_vector", value=vector, type_=ARRAY(Float)), Vector())
+    distance = cast(MessageEmbedding.embedding, Vector()).op("<=>")(query)
+    owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.position,
+            Message.role,
+            Message.content,
+            Message.status,
+            Message.token_count,
+            (1 - distance).label("score"),
+        )
+        .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
+        .where(
+            MessageEmbedding.conversation_id == conversation_id,
+            MessageEmbedding.user_id == user_id,
+            MessageEmbedding.model == model,
+            Message.conversation_id == conversation_id,
+            owned,
+            Message.position < before_position,
+            Message.status.in_(("complete", "interrupted")),
+        )
+        .order_by(distance, Message.position.desc())
+        .limit(limit)
+    ).all()
+    return [
+        RecalledRow(
+            id=row.id,
+            position=row.position,
+            role=row.role,
+            content=row.content,
+            status=row.status,
+            token_count=row.token_count,
+            score=float(row.score),
+            matched=(),
         )
         for row in rows
     ]

@@ -17,6 +17,24 @@ from sqlalchemy.orm import Session
 from chat.errors import NotFound
 from chat.storage.tables import AppSetting, Conversation, Message, User, UserMemory
 
+__all__ = [
+    "INSTANCE_SWITCH",
+    "MemoryFact",
+    "add_fact",
+    "conversations_without_memory",
+    "delete_all_facts",
+    "delete_facts",
+    "facts_for_context",
+    "facts_learnt_from",
+    "last_settled_question",
+    "list_facts",
+    "set_conversation_memory",
+    "set_user_memory",
+    "update_fact",
+    "user_memory_active",
+    "user_memory_enabled",
+]
+
 INSTANCE_SWITCH = "user_memory"  # app setting: false turns the feature off for everyone
 
 
