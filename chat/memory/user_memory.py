@@ -35,7 +35,7 @@ BLOCK_HEADING = "What the user told you in earlier conversations (their saved me
 MAX_FACTS_IN_CONTEXT = 40
 MAX_BLOCK_TOKENS = 600
 MAX_FACT_CHARS = 300
-FACT = TextField("The fact", MAX_FACT_CHARS, "line", when_empty="Write the fact first.")
+FACT = TextField("The fact", MAX_FACT_CHARS, shape="line")
 
 
 def memory_block(
