@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chat.auth.accounts import Account
+from chat.conversations.inspector import why
 from chat.errors import NotFound
 from chat.memory.strategies import ViewRequest, strategy_for
 from chat.memory.views import read_view
@@ -46,6 +47,7 @@ def test_a_fact_from_one_conversation_is_in_the_next_and_never_another_users(
     assert later.conversation_id != first.conversation_id
     [block] = blocks(later, "user_memory")
     assert "My daughter's school is St. Anne's." in block["content"] and block["tokens"] > 0
+    assert why(block) == "1 fact you told the assistant (Memory page)"
     facts = services.memory.overview(user_id=alice.id).facts
     assert block["facts"] == [str(facts[0].id)]
     assert facts[0].conversation_id == first.conversation_id

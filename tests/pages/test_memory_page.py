@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -64,7 +65,29 @@ def test_switches_for_me_one_conversation_and_the_instance(app_services: Service
     assert not app_services.memory.overview(user_id=admin.id).enabled
     app.multiselect(key="memory-off-in").set_value([conversation.id]).run()
     assert app_services.memory.overview(user_id=admin.id).off_in == [conversation.id]
-    app.toggle(key="memory-instance").set_value(False).run()
-    assert not app.exception
-    assert not app_services.memory.overview(user_id=admin.id).instance_enabled
-    assert any("turned memory off for everyone" in i.value for i in app.info)
+    try:
+        app.toggle(key="memory-instance").set_value(False).run()
+        assert not app.exception
+        assert not app_services.memory.overview(user_id=admin.id).instance_enabled
+        assert any("turned memory off for everyone" in i.value for i in app.info)
+    finally:  # the page tests share one database: leave the instance as it was
+        app_services.memory.set_instance_enabled(actor=admin, enabled=True)
+
+
+def test_the_inspector_shows_the_user_memory_block_with_its_tokens(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    owner = make_user(app_services)
+    learnt(app_services, owner, "My cat is called Miso.")
+    turn = app_services.turns.send(user_id=owner.id, conversation_id=None, text="Hello!")
+    "".join(turn.stream())
+
+    app = signed_in(query={"c": str(turn.conversation_id)}, username=owner.username)
+
+    [inspector] = [e for e in app.expander if e.label.startswith("Context:")]
+    labels = [m.value for m in inspector.markdown]
+    assert any(
+        label.startswith("**User memory** (system)") and "tokens" in label for label in labels
+    )
+    assert "1 fact you told the assistant (Memory page)" in [c.value for c in inspector.caption]
+    assert any("My cat is called Miso." in t.value for t in inspector.text)
