@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ARRAY, Float, bindparam, cast, exists, func, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY, insert
@@ -57,6 +59,29 @@ class RecalledRow:
     matched: tuple[str, ...]  # the question's words (as indexed) the message contains
 
 
+_COLUMNS = (
+    Message.id,
+    Message.position,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.token_count,
+)
+
+
+def _recalled(row: Any, matched: Iterable[str]) -> RecalledRow:
+    return RecalledRow(
+        id=row.id,
+        position=row.position,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        token_count=row.token_count,
+        score=float(row.score),
+        matched=tuple(matched),
+    )
+
+
 def question_lexemes(*, session: Session, question: str) -> list[str]:
     """The question's words as the index has them (stemmed, stop words dropped)."""
     words = _WORD.findall(question.lower())[:MAX_QUERY_WORDS]
@@ -100,12 +125,7 @@ def recall_candidates(
     owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     rows = session.execute(
         select(
-            Message.id,
-            Message.position,
-            Message.role,
-            Message.content,
-            Message.status,
-            Message.token_count,
+            *_COLUMNS,
             score.label("score"),
             func.tsvector_to_array(Message.search_vector).label("lexemes"),
         )
@@ -120,18 +140,7 @@ def recall_candidates(
         .limit(limit)
     ).all()
     return [
-        RecalledRow(
-            id=row.id,
-            position=row.position,
-            role=row.role,
-            content=row.content,
-            status=row.status,
-            token_count=row.token_count,
-            score=float(row.score),
-            matched=tuple(
-                sorted(w for w in row.lexemes or () if any(_in_family(w, a) for a in asked))
-            ),
-        )
+        _recalled(row, sorted(w for w in row.lexemes or () if any(_in_family(w, a) for a in asked)))
         for row in rows
     ]
 
@@ -212,15 +221,7 @@ def similar_messages(
     distance = cast(MessageEmbedding.embedding, Vector()).op("<=>")(query)
     owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     rows = session.execute(
-        select(
-            Message.id,
-            Message.position,
-            Message.role,
-            Message.content,
-            Message.status,
-            Message.token_count,
-            (1 - distance).label("score"),
-        )
+        select(*_COLUMNS, (1 - distance).label("score"))
         .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
         .where(
             MessageEmbedding.conversation_id == conversation_id,
@@ -234,16 +235,4 @@ def similar_messages(
         .order_by(distance, Message.position.desc())
         .limit(limit)
     ).all()
-    return [
-        RecalledRow(
-            id=row.id,
-            position=row.position,
-            role=row.role,
-            content=row.content,
-            status=row.status,
-            token_count=row.token_count,
-            score=float(row.score),
-            matched=(),
-        )
-        for row in rows
-    ]
+    return [_recalled(row, ()) for row in rows]
