@@ -118,8 +118,21 @@ def is_statement(sentence: str) -> bool:
     return len(words(sentence)) >= 3 and not is_question(sentence) and not is_request(sentence)
 
 
+_EMBEDDED = re.compile(r"(?:\bthat|:)\s+(?P<clause>.+)$", re.IGNORECASE)
+
+
 def statements_in(text: str) -> list[str]:
-    return [s for s in sentences(text) if is_statement(s)]
+    """The statements of `text`, including one a request carries ("Please remember that
+    my locker is number 12." -> "my locker is number 12.")."""
+    found: list[str] = []
+    for sentence in sentences(text):
+        if is_statement(sentence):
+            found.append(sentence)
+        elif is_request(sentence) and (embedded := _EMBEDDED.search(sentence)):
+            clause = embedded.group("clause").strip()
+            if about_the_user(clause) and is_statement(clause):
+                found.append(clause)
+    return found
 
 
 def asks_about_the_user(text: str) -> bool:

@@ -45,6 +45,11 @@ UNSEEN = [
     ),
     ("My uncle Bertrand repairs church organs.", "What does my uncle Bertrand do?", "organs"),
     ("I'm writing my thesis on lichen symbiosis.", "What is my thesis about?", "lichen"),
+    (
+        "Please remember that my locker at the pool is number 61.",
+        "Which locker do I use at the pool?",
+        "61",
+    ),
 ]
 
 
