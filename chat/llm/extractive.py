@@ -17,7 +17,7 @@ from chat.llm.tokens import count_text_tokens
 
 SUMMARY_HEADING = "What the user said (oldest first):"
 TOPICS_PREFIX = "Recent topics:"
-MAX_STATEMENT_TOKENS = 700  # the statements a summary keeps, at most
+MAX_STATEMENT_TOKENS = 1000  # the statements a summary keeps, at most
 MAX_STATEMENT_CHARS = 300
 MAX_TOPICS = 5
 

@@ -64,8 +64,8 @@ class Recall(MemoryStrategy):
     )
     defaults: ClassVar[dict[str, Any]] = {
         "recent_tokens": 500,
-        "recall_tokens": 400,
-        "max_recalled": 6,
+        "recall_tokens": 600,
+        "max_recalled": 8,
     }
 
     def load(self, session: Session, request: ViewRequest) -> ContextView:
