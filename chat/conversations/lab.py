@@ -11,11 +11,9 @@ bounded: one per user at a time, a few per process, and a time limit (ReplayGate
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.conversations.lab_gate import gate_for
 from chat.errors import ChatError, InvalidInput
 from chat.llm.offline import OfflineChatModel
 from chat.memory.strategies import STRATEGIES
@@ -182,41 +181,6 @@ def conversation_transcript(
 LAB_ROLE = "lab"  # scratch users of replays: no real account has this role
 STALE_LAB_USERS_AFTER_S = 3600
 Progress = Callable[[int, int], None]  # (turns done, turns in all)
-
-
-class ReplayGate:
-    """At most `limit` replays at once in this process, and one per owner (a user)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._running: set[str] = set()
-
-    @contextmanager
-    def slot(self, owner: str) -> Iterator[None]:
-        with self._lock:
-            if owner in self._running:
-                raise InvalidInput("You already have a replay running. Wait for it to finish.")
-            if len(self._running) >= self.limit:
-                raise InvalidInput(
-                    "The lab is busy with other replays right now. Try again in a minute."
-                )
-            self._running.add(owner)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running.discard(owner)
-
-
-_gates: dict[int, ReplayGate] = {}
-_gates_lock = threading.Lock()
-
-
-def gate_for(settings: Settings) -> ReplayGate:
-    """The process's gate for replays (one per configured limit)."""
-    with _gates_lock:
-        return _gates.setdefault(settings.lab_max_replays, ReplayGate(settings.lab_max_replays))
 
 
 class ReplayTimeout(ChatError):
