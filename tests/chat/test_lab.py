@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.conversations import lab
+from chat.conversations.lab_gate import ReplayGate
 from chat.errors import InvalidInput
 from chat.services import Services
 from tests.support.factories import make_user
@@ -114,7 +115,7 @@ def test_replay_with_user_memory_remembers_past_the_window(services: Services) -
 
 
 def test_one_replay_per_user_a_few_per_process_and_a_time_limit(services: Services) -> None:
-    gate = lab.ReplayGate(limit=2)
+    gate = ReplayGate(limit=2)
     with gate.slot("alice"):
         with pytest.raises(InvalidInput, match="already have a replay"), gate.slot("alice"):
             pass
