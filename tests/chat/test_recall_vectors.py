@@ -149,3 +149,19 @@ def test_rank_fusion_prefers_what_both_rankings_found() -> None:
     assert [r.position for r in fused] == [3, 1, 4, 2]
     assert vectors.fuse([row(1)], []) == [row(1)]
     assert vectors.how_found(row(3).id, [row(3)], [row(3)]) == "both"
+
+
+def test_an_embedder_only_when_a_model_and_a_key_are_configured(settings: Settings) -> None:
+    from chat.llm.factory import build_embedder
+
+    assert build_embedder(settings) is None
+    assert build_embedder(settings.model_copy(update={"embeddings_model": "e"})) is None  # no key
+    own = settings.model_copy(
+        update={
+            "embeddings_model": "e",
+            "embeddings_api_key": SecretStr("sk-own"),
+            "embeddings_base_url": "http://127.0.0.1:9/v1",
+        }
+    )
+    embedder = build_embedder(own)
+    assert embedder is not None and embedder.model == "e"  # type: ignore[attr-defined]
