@@ -85,6 +85,7 @@ else:
     pages = [
         st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path=HOME, default=True),
         st.Page("pages/lab.py", title="Memory lab", icon=":material/science:", url_path="lab"),
+        st.Page("pages/memory.py", title="Memory", icon=":material/psychology:", url_path="memory"),
         st.Page(
             "pages/sessions.py",
             title="Your sessions",

@@ -1,5 +1,5 @@
 """Operators' command line: `python -m chat users create|list|set-password`,
-`keys create|list|revoke` (API keys), `migrate`.
+`keys create|list|revoke` (API keys), `lab replay FILE.jsonl [--json]`, `migrate`.
 
 Uses the same settings and database as the app. Passwords come from standard input (one
 line) or from an environment variable named with --password-env, never from argv.
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
+from pathlib import Path
 
-from chat.errors import ChatError
+from chat.errors import ChatError, InvalidInput
 from chat.services import Services, build_services
 from chat.settings import get_settings
 from chat.storage.db import stop_embedded_database
@@ -63,6 +65,18 @@ def parser() -> argparse.ArgumentParser:
     key_revoke = keys.add_parser("revoke", help="revoke a key (id or prefix, from keys list)")
     key_revoke.add_argument("username")
     key_revoke.add_argument("key", help="the key's id, or the start of it as listed")
+    lab = commands.add_parser("lab", help="the memory lab").add_subparsers(
+        dest="action", required=True
+    )
+    replay = lab.add_parser(
+        "replay",
+        help="replay a JSONL transcript under every memory strategy with the offline model",
+    )
+    replay.add_argument("file", type=Path, help='one {"user": ..., "probe": ...} per line')
+    replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.add_argument(
+        "--user-memory", action="store_true", help="with the user's memory on, as in the chat"
+    )
     return root
 
 
@@ -100,6 +114,46 @@ def _keys(services: Services, args: argparse.Namespace) -> None:
         print(f"revoked API key {matches[0].name!r} of {account.username}")
 
 
+def _lab_replay(args: argparse.Namespace) -> int:
+    """The lab's replay from the command line; a file it cannot read is exit status 2."""
+    from chat.conversations import lab
+
+    settings = get_settings()
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}.", file=sys.stderr)
+        return 2
+    try:
+        turns = lab.parse_transcript(data, max_chars=settings.max_message_chars)
+    except InvalidInput as exc:
+        print(f"error: {args.file}: {exc.user_message}", file=sys.stderr)
+        return 2
+    services = build_services(settings)
+    runs = lab.replay(
+        sessions=services.sessions,
+        settings=settings,
+        turns=turns,
+        owner="command line",
+        user_memory=args.user_memory,
+    )
+    summary = lab.summary_json(runs)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(
+        f"{'strategy':<16}{'mean tokens':>12}{'max tokens':>12}{'in context':>12}{'answered':>10}"
+    )
+    for row in summary["strategies"]:
+        context, answer = row["recall_context"], row["recall_answer"]
+        print(
+            f"{row['name']:<16}{row['mean_tokens']:>12.0f}{row['max_tokens']:>12}"
+            f"{'–' if context is None else f'{context:.0%}':>12}"
+            f"{'–' if answer is None else f'{answer:.0%}':>10}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "stop-embedded-db":
@@ -112,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL running")
         return 0
     try:
+        if args.command == "lab":
+            return _lab_replay(args)
         services = build_services(get_settings())
         if args.command == "migrate":
             print("database is at the latest schema")

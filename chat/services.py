@@ -20,7 +20,9 @@ from chat.auth.registration import Registration
 from chat.auth.sessions import BrowserSessions
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
-from chat.llm.factory import build_model
+from chat.llm.factory import build_embedder, build_model
+from chat.memory import vectors
+from chat.memory.user_memory import UserMemoryService
 from chat.settings import Settings, get_settings
 from chat.storage.db import database_url, make_engine, migrate, session_factory
 from chat.storage.liveness import Liveness
@@ -40,6 +42,7 @@ class Services:
     admin: AdminService
     profiles: ProfileService
     api_keys: ApiKeyService
+    memory: UserMemoryService
     liveness: Liveness | None = None
 
     def close(self) -> None:
@@ -76,6 +79,8 @@ def build_services(
         registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
         ensure_initial_admin(accounts, settings)
         liveness = Liveness(engine.url).start() if track_liveness else None
+        # recall's vector similarity: on when EMBEDDINGS_MODEL is set (process-wide)
+        vectors.configure(build_embedder(settings), settings.embeddings_model or "")
     except (OperationalError, DatabaseUnavailable) as exc:
         if built_engine and engine is not None:
             engine.dispose()  # a failed start keeps no connections
@@ -101,6 +106,7 @@ def build_services(
         ),
         profiles=ProfileService(sessions=sessions),
         api_keys=ApiKeyService(sessions=sessions),
+        memory=UserMemoryService(sessions=sessions),
         liveness=liveness,
     )
 

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     default_memory_strategy: str = "window"
     default_window_turns: int = Field(default=10, ge=1)
     default_system_prompt: str = "You are a helpful, concise assistant."
+    # Memory lab: replays running at once in one process (one per user), and how long one
+    # may run before it is stopped.
+    lab_max_replays: int = Field(default=2, ge=1)
+    lab_time_limit: float = Field(default=300.0, gt=0)
+    # Recall's vector similarity: an embeddings model on the OpenAI-compatible endpoint
+    # (or EMBEDDINGS_BASE_URL / EMBEDDINGS_API_KEY); unset: full-text search alone.
+    embeddings_model: str | None = None
+    embeddings_base_url: str | None = None
+    embeddings_api_key: SecretStr | None = None
     # Estimated cost in the token economics chart: USD per million [input, output] tokens,
     # per model name (JSON in MODEL_PRICES). A model without a price shows tokens, no cost;
     # the offline model is free.

@@ -111,7 +111,8 @@ if export is not None:
 @st.dialog("Delete all your conversations?", on_dismiss=close_dialog)
 def delete_everything() -> None:
     st.markdown(
-        "Every conversation and every message you stored is deleted. This cannot be undone. "
+        "Every conversation and every message you stored is deleted, and so are the facts on "
+        "your Memory page. This cannot be undone. "
         "Your account stays, so you can keep chatting."
     )
     confirm = st.text_input("Type DELETE to confirm", key="delete-all-confirm")

@@ -1,6 +1,7 @@
-"""Memory lab page: replay a transcript under all five strategies, side by side.
+"""Memory lab page: replay a transcript under every strategy, side by side.
 
-Only draws: the replay itself is chat.conversations.lab (offline model, scratch data rolled back).
+Only draws: the replay itself is chat.conversations.lab (offline model, a scratch user that is
+deleted afterwards).
 """
 
 from __future__ import annotations
@@ -61,14 +62,34 @@ except ChatError as exc:
 if turns:
     probes = sum(1 for turn in turns if turn.probe)
     st.caption(f"{len(turns)} turn{'s' * (len(turns) != 1)}, {probes} probe{'s' * (probes != 1)}.")
+    user_memory = st.checkbox(
+        "With user memory",
+        key="lab-user-memory",
+        help="Facts the offline model learns after each answer enter the next contexts, as "
+        "in the chat with your memory on.",
+    )
     if st.button("Run the replay", type="primary", key="lab-run"):
-        with st.spinner(f"Replaying {len(turns)} turns under {len(STRATEGIES)} strategies…"):
-            try:
-                st.session_state[RESULT_KEY] = lab.replay(
-                    engine=services.engine, settings=services.settings, turns=turns
-                )
-            except ChatError as exc:
-                st.error(exc.user_message)
+        bar = st.progress(
+            0.0, text=f"Replaying {len(turns)} turns under {len(STRATEGIES)} strategies…"
+        )
+
+        def report(done: int, total: int) -> None:
+            if done % 10 == 0 or done == total:
+                bar.progress(done / total, text=f"Replayed {done} of {total} turns…")
+
+        try:
+            st.session_state[RESULT_KEY] = lab.replay(
+                sessions=services.sessions,
+                settings=services.settings,
+                turns=turns,
+                owner=str(account.id),
+                user_memory=user_memory,
+                progress=report,
+            )
+        except ChatError as exc:
+            st.error(exc.user_message)
+        finally:
+            bar.empty()
 
 runs: list[lab.StrategyRun] | None = st.session_state.get(RESULT_KEY)
 if runs:
@@ -97,9 +118,32 @@ if runs:
         ),
         hide_index=True,
     )
+    each_probe = list(runs[0].probes)
+    if each_probe:
+        st.subheader("Each probe")
+        st.caption(
+            "context: the expected text was in what the model received; answer: in its answer."
+        )
+
+        def mark(result: lab.ProbeResult) -> str:
+            if result.in_context and result.in_answer:
+                return "context + answer"
+            return "context" if result.in_context else ("answer" if result.in_answer else "–")
+
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "turn": [p.turn for p in each_probe],
+                    "fact": [p.fact for p in each_probe],
+                    "expect": [p.expect for p in each_probe],
+                    **{labels[run.strategy]: [mark(p) for p in run.probes] for run in runs},
+                }
+            ),
+            hide_index=True,
+        )
     facts = sorted({fact for run in runs for fact in run.remembered})
     if facts:
-        st.subheader("Planted facts still in context at the last turn")
+        st.subheader("Probed facts still in context at the last turn")
         st.dataframe(
             pd.DataFrame(
                 {
@@ -110,4 +154,4 @@ if runs:
             )
         )
     else:
-        st.caption("The transcript states no facts the offline model can recognise.")
+        st.caption("The transcript has no probes: only the token counts are compared.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,41 @@ def test_keys_create_list_revoke(database_url: URL) -> None:
     assert " revoked " in run_cli(database_url, "keys", "list", name).stdout
     unknown = run_cli(database_url, "keys", "create", "nobody-at-all")
     assert unknown.returncode == 1 and "No user called" in unknown.stderr
+
+
+def test_lab_replay_prints_one_json_object(database_url: URL, tmp_path: Path) -> None:
+    transcript = tmp_path / "probe.jsonl"
+    transcript.write_text(
+        '{"user": "My cousin Mireille keeps bees in Provence.", "plants": "bees", "probe": null}\n'
+        '{"user": "Give me three tips about sourdough.", "plants": null, "probe": null}\n'
+        '{"user": "Where does Mireille keep her bees?", "plants": null, '
+        '"probe": {"fact": "bees", "expect": "Provence"}}\n'
+    )
+
+    done = run_cli(database_url, "lab", "replay", str(transcript), "--json")
+
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    rows = {row["name"]: row for row in summary["strategies"]}
+    assert list(rows) == ["full", "window", "budget", "summary", "summary_buffer", "recall"]
+    for row in rows.values():
+        assert set(row) == {
+            "name", "params", "mean_tokens", "max_tokens", "recall_context", "recall_answer"
+        }  # fmt: skip
+        assert 0.0 <= row["recall_context"] <= 1.0 and row["max_tokens"] >= row["mean_tokens"]
+    assert rows["full"]["recall_context"] == 1.0 and rows["full"]["recall_answer"] == 1.0
+    assert rows["window"]["params"] == {"k": 10}
+
+
+def test_lab_replay_refuses_a_malformed_file_with_a_sentence(
+    database_url: URL, tmp_path: Path
+) -> None:
+    transcript = tmp_path / "bad.jsonl"
+    transcript.write_text('{"user": "fine"}\nnot json\n')
+
+    done = run_cli(database_url, "lab", "replay", str(transcript), "--json")
+    missing = run_cli(database_url, "lab", "replay", str(tmp_path / "nope.jsonl"), "--json")
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Line 2 is not valid JSON" in done.stderr and "Traceback" not in done.stderr
+    assert missing.returncode == 2 and "cannot read" in missing.stderr

@@ -83,7 +83,8 @@ class ProfileService:
             )
 
     def export(self, *, user_id: uuid.UUID) -> Export:
-        """All conversations with all their messages, as one JSON and one Markdown each."""
+        """All conversations with all their messages, as one JSON and one Markdown each; the
+        JSON also holds the facts of the user's memory."""
         with unit_of_work(self.sessions) as session:
             conversations = repository.list_all_conversations(session=session, user_id=user_id)
             messages = repository.all_messages(session=session, user_id=user_id)
@@ -99,6 +100,15 @@ class ProfileService:
                         "meta": message.meta or {},
                     }
                 )
+            facts = [
+                {
+                    "content": fact.content,
+                    "conversation_id": str(fact.conversation_id) if fact.conversation_id else None,
+                    "origin": fact.origin,
+                    "created_at": _iso(fact.created_at),
+                }
+                for fact in repository.list_facts(session=session, user_id=user_id)
+            ]
             records: list[dict[str, Any]] = [
                 {
                     "id": str(conversation.id),
@@ -119,13 +129,17 @@ class ProfileService:
             name = f"{_slug(record['title'])}-{record['id'][:8]}.md"
             markdown[name] = conversation_markdown(record)
         return Export(
-            json_text=json.dumps({"conversations": records}, ensure_ascii=False, indent=2),
+            json_text=json.dumps(
+                {"conversations": records, "memory": facts}, ensure_ascii=False, indent=2
+            ),
             markdown=markdown,
         )
 
     def delete_all_conversations(self, *, user_id: uuid.UUID) -> int:
-        """Every conversation of the user and all that is stored with them; returns how many."""
+        """Every conversation of the user and all that is stored with them, and the facts
+        of their memory ("delete my data"); returns how many conversations."""
         with unit_of_work(self.sessions) as session:
+            repository.delete_all_facts(session=session, user_id=user_id)
             return repository.delete_all_conversations(session=session, user_id=user_id)
 
 

@@ -16,8 +16,11 @@ KIND_LABELS = {
     "system": "System prompt",
     "summary": "Summary",
     "history": "Earlier message",
+    "recalled": "Recalled message",
+    "user_memory": "User memory",
     "input": "New input",
 }
+HOW_RECALLED = {"text": "full-text search", "vector": "vector similarity", "both": "text + vector"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,20 @@ def references(payload: dict[str, Any]) -> tuple[list[str], set[tuple[str, int]]
         elif block.get("version") is not None:
             versions.add((str(block.get("strategy")), int(block["version"])))
     return ids, versions
+
+
+def why(block: dict[str, Any]) -> str:
+    """Why a block is in the context, for blocks that were chosen rather than kept in
+    order: a recalled message (how it was found, its score, the words it shares with the
+    new input) or the user-memory block (how many facts)."""
+    if block["kind"] == "recalled":
+        words = ", ".join(block.get("matched") or []) or "none in common"
+        how = HOW_RECALLED.get(str(block.get("how") or "text"), str(block.get("how")))
+        return f"recalled by {how}, score {float(block.get('score') or 0):.3f}; words: {words}"
+    if block["kind"] == "user_memory":
+        facts = len(block.get("facts") or [])
+        return f"{facts} fact{'s' * (facts != 1)} you told the assistant (Memory page)"
+    return ""
 
 
 def describe_ranges(ranges: list[tuple[int, int]]) -> str:

@@ -1,16 +1,19 @@
 """The memory lab: replay one transcript under every memory strategy, side by side.
 
 Why a replay through the real turn service rather than a simulation: what the lab shows is
-then exactly what the chat would have sent. It runs on the offline model (no cost) inside a
-scratch user and conversations in one database transaction that is always rolled back, so a
-replay never touches the user's data, whatever happens.
+then exactly what the chat would have sent. It runs on the offline model (no cost) as a
+scratch user (role "lab", disabled: it cannot log in) whose rows are deleted when the replay
+ends; one left by a process that died is deleted by a later replay. Each turn is the chat's
+own short transactions, so no connection is held for the whole replay. A replay is
+bounded: one per user at a time, a few per process, and a time limit (ReplayGate).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,11 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.errors import InvalidInput
-from chat.llm.offline import OfflineChatModel, extract_facts
+from chat.conversations.lab_gate import gate_for
+from chat.errors import ChatError, InvalidInput
+from chat.llm.offline import OfflineChatModel
 from chat.memory.strategies import STRATEGIES
 from chat.settings import Settings
 from chat.storage import repository
@@ -175,63 +178,107 @@ def conversation_transcript(
     return turns[-MAX_TURNS:]
 
 
+LAB_ROLE = "lab"  # scratch users of replays: no real account has this role
+STALE_LAB_USERS_AFTER_S = 3600
+Progress = Callable[[int, int], None]  # (turns done, turns in all)
+
+
+class ReplayTimeout(ChatError):
+    pass
+
+
 def replay(
     *,
-    engine: Engine,
+    sessions: sessionmaker[Session],
     settings: Settings,
     turns: Sequence[LabTurn],
+    owner: str = "",
     params: dict[str, dict[str, Any]] | None = None,
     strategies: Sequence[str] = tuple(STRATEGIES),
+    user_memory: bool = False,
+    progress: Progress | None = None,
 ) -> list[StrategyRun]:
-    """Run `turns` under each strategy with the offline model; nothing is kept."""
-    planted: dict[str, str] = {}
-    for item in turns:
-        planted.update(extract_facts(item.user))
-    runs = []
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            sessions = sessionmaker(
-                bind=connection,
-                expire_on_commit=False,
-                join_transaction_mode="create_savepoint",
+    """Run `turns` under each strategy with the offline model, as a scratch user deleted
+    at the end. `user_memory`: the scratch user's memory is on (facts learnt after each
+    answer enter the next contexts, as in the chat). Raises InvalidInput when `owner`
+    already runs one or the process runs its limit, ReplayTimeout past the time limit."""
+    planted = {item.probe.fact: item.probe.expect for item in turns if item.probe}
+    deadline = time.monotonic() + settings.lab_time_limit
+    total = len(turns) * len(strategies)
+    with gate_for(settings).slot(owner or f"anonymous-{uuid.uuid4()}"):
+        with unit_of_work(sessions) as session:
+            repository.delete_stale_scratch_users(
+                session=session, role=LAB_ROLE, older_than_s=STALE_LAB_USERS_AFTER_S
             )
-            for name in strategies:
+            user = repository.create_user(
+                session=session,
+                username=f"lab-{uuid.uuid4().hex}",
+                display_name="Memory lab",
+                email="lab@invalid",
+                password_hash="!",
+                role=LAB_ROLE,
+            )
+            repository.set_user_flags(session=session, user_id=user.id, disabled=True)
+            repository.set_user_memory(session=session, user_id=user.id, enabled=user_memory)
+            user_id = user.id
+        try:
+            runs = []
+            for index, name in enumerate(strategies):
                 strategy_params = {**STRATEGIES[name].defaults, **(params or {}).get(name, {})}
-                runs.append(_replay_one(sessions, settings, turns, name, strategy_params, planted))
+                runs.append(
+                    _replay_one(
+                        sessions,
+                        settings,
+                        user_id,
+                        turns,
+                        name,
+                        strategy_params,
+                        planted,
+                        deadline=deadline,
+                        progress=_offset(progress, index * len(turns), total),
+                    )
+                )
+            return runs
         finally:
-            transaction.rollback()
-    return runs
+            with unit_of_work(sessions) as session:
+                repository.delete_scratch_user(session=session, user_id=user_id, role=LAB_ROLE)
+
+
+def _offset(
+    progress: Progress | None, done_before: int, total: int
+) -> Callable[[int], None] | None:
+    """One strategy's progress as progress over the whole replay."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done: report(done_before + done, total)
 
 
 def _replay_one(
     sessions: sessionmaker[Session],
     settings: Settings,
+    user_id: uuid.UUID,
     turns: Sequence[LabTurn],
     strategy: str,
     params: dict[str, Any],
     planted: dict[str, str],
+    *,
+    deadline: float,
+    progress: Callable[[int], None] | None,
 ) -> StrategyRun:
     with unit_of_work(sessions) as session:
-        user = repository.create_user(
-            session=session,
-            username=f"lab-{uuid.uuid4().hex}",
-            display_name="Memory lab",
-            email="lab@invalid",
-            password_hash="!",
-        )
         conversation = repository.create_conversation(
             session=session,
-            user_id=user.id,
+            user_id=user_id,
             title="Memory lab",
             memory_strategy=strategy,
             memory_params=params,
             model="offline",
             system_prompt=settings.default_system_prompt,
         )
-        user_id, conversation_id = user.id, conversation.id
+        conversation_id = conversation.id
     # The chat's per-user limits are for real messages: a replay sends hundreds in seconds,
-    # to the offline model, as a scratch user that the rollback removes.
+    # to the offline model, as a scratch user that is deleted afterwards.
     unlimited = settings.model_copy(update={"messages_per_minute": 0, "daily_token_quota": 0})
     service = TurnEngine(
         sessions=sessions, settings=unlimited, model_factory=lambda _name: WholeAnswerOfflineModel()
@@ -239,6 +286,11 @@ def _replay_one(
     run = StrategyRun(strategy=strategy, params=params)
     context_text = ""
     for index, item in enumerate(turns):
+        if time.monotonic() > deadline:
+            raise ReplayTimeout(
+                f"The replay was stopped after {settings.lab_time_limit:.0f} seconds, the "
+                "lab's time limit. Try a shorter transcript or fewer strategies."
+            )
         turn = service.send(user_id=user_id, conversation_id=conversation_id, text=item.user)
         answer = "".join(turn.stream())
         turn.wait()  # the memory update after the answer, before the next question
@@ -260,7 +312,27 @@ def _replay_one(
                     in_answer=expect in answer.lower(),
                 )
             )
+        if progress is not None:
+            progress(index + 1)
     run.remembered = {
         f"{key}: {value}": value.lower() in context_text.lower() for key, value in planted.items()
     }
     return run
+
+
+def summary_json(runs: Sequence[StrategyRun]) -> dict[str, Any]:
+    """What `python -m chat lab replay --json` prints: per strategy, its parameters, mean
+    and max context tokens, and the share of probes in context and in the answer."""
+    return {
+        "strategies": [
+            {
+                "name": run.strategy,
+                "params": run.params,
+                "mean_tokens": round(run.mean_tokens, 1),
+                "max_tokens": max(run.context_tokens, default=0),
+                "recall_context": run.recall(),
+                "recall_answer": run.recall(where="answer"),
+            }
+            for run in runs
+        ]
+    }

@@ -1,8 +1,14 @@
-"""Model factory: ChatOpenAI for any OpenAI-compatible endpoint, or the offline model."""
+"""Model factory: ChatOpenAI for any OpenAI-compatible endpoint, or the offline model, and
+the memory writer (summaries, user facts) that goes with each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 
 from chat.settings import Settings
 
@@ -37,3 +43,47 @@ def model_label(settings: Settings, name: str) -> str:
     if settings.offline or name == OFFLINE:
         return "Offline demo model (no network, answers from its context)"
     return name
+
+
+class MemoryWriter(Protocol):
+    """What a conversation's model writes for memory, after the answer: the running
+    summary and the facts about the user it learnt."""
+
+    def summarise(self, previous: str, messages: Sequence[BaseMessage]) -> str: ...
+
+    def user_facts(self, messages: Sequence[BaseMessage], known: Sequence[str]) -> list[str]: ...
+
+
+def memory_writer(model: BaseChatModel) -> MemoryWriter:
+    """The writer for `model`: the model itself, asked in plain words; the offline model
+    has no language ability, so its extractive writer stands in (the one place besides
+    build_model that tells the two apart)."""
+    from chat.llm.offline import OfflineChatModel
+
+    if isinstance(model, OfflineChatModel):
+        from chat.llm.offline import ExtractiveWriter
+
+        return ExtractiveWriter(model)
+    from chat.llm.prompted import PromptedWriter
+
+    return PromptedWriter(model)
+
+
+def build_embedder(settings: Settings) -> Embeddings | None:
+    """The embeddings model recall uses for vector similarity, or None (EMBEDDINGS_MODEL
+    unset, or no key for it): recall then uses full-text search alone."""
+    if not settings.embeddings_model:
+        return None
+    key = settings.embeddings_api_key or settings.openai_api_key
+    if key is None or not key.get_secret_value():
+        return None
+    from langchain_openai import OpenAIEmbeddings
+
+    return OpenAIEmbeddings(
+        model=settings.embeddings_model,
+        api_key=key,
+        base_url=settings.embeddings_base_url or settings.openai_base_url,
+        check_embedding_ctx_length=False,  # plain text: any OpenAI-compatible server
+        timeout=settings.model_timeout,
+        max_retries=settings.model_max_retries,
+    )

@@ -1,20 +1,21 @@
 """Naming a conversation after its first exchange, without ever delaying the answer.
 
-A new conversation starts with the offline heuristic title (chat.llm.offline.title_for),
-so it has a sensible name at once. With a real model configured, the page then asks the
+A new conversation starts with a heuristic title (`title_for`, no model involved), so it has
+a sensible name at once. With a real model configured, the page then asks the
 model for a better title, after the answer has streamed and been stored (the user reads the
 answer while a spinner says the conversation is being named), in its own unit of work.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.llm.offline import title_for
+from chat.llm.statements import about_the_user, is_statement, normalise
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 from chat.validation import storable
@@ -23,6 +24,58 @@ TITLE_INSTRUCTION = (
     "You name conversations. Reply with a title of at most six words that says what the "
     "conversation is about, in the language of the conversation. No quotes, no final period."
 )
+
+_TOPIC_PATTERNS = [
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"pros\s+and\s+cons\s+of\s+(?P<t>.+)",
+        r"common\s+mistakes?\s+.*?\bwith\s+(?P<t>.+)",
+        r"key\s+ideas\s+of\s+(?P<t>.+?)(?:\s+in\s+a\s+paragraph)?$",
+        r"\btips\s+(?:about|on|for)\s+(?P<t>.+)",
+        r"\bexplain\s+(?P<t>.+?)(?:\s+in\s+simple\s+(?:words|terms)|\s+simply|\s+to\s+me)?$",
+        r"\bteach\s+(?P<t>.+?)(?:\s+to\s+(?:a\s+)?beginners?)?$",
+        r"\bfacts?\s+about\s+(?P<t>.+)",
+        r"\bchecklist\s+(?:for|about|on)\s+(?P<t>.+)",
+        r"\b(?:about|regarding)\s+(?P<t>.+)",
+        r"^(?:what|who|how|why|when|where|which)(?:'s|\s+is|\s+are|\s+do|\s+does|\s+can|\s+should)"
+        r"\s+(?:i|we|you)?\s*(?P<t>.+)",
+    )
+]
+_MAX_TOPIC_CHARS = 48
+
+
+def topic_of(text: str) -> str:
+    """The subject of a message, for replies, summaries and titles ("chess openings")."""
+    sentences = [
+        s.strip()
+        for s in re.split(r"(?<=[.?!])\s+", normalise(text).strip())
+        if s.strip() and not (is_statement(s) and about_the_user(s))
+    ]  # what the user says about themselves is not a topic (and must not leak into titles)
+    if not sentences:
+        return ""
+    questions = [s for s in sentences if s.endswith("?")]
+    sentence = (questions or sentences)[-1].rstrip(" .?!")
+    topic = sentence
+    for pattern in _TOPIC_PATTERNS:
+        match = pattern.search(sentence)
+        if match and match.group("t").strip():
+            topic = match.group("t")
+            break
+    topic = re.sub(r"\s+", " ", topic).strip(" .,;:!?")
+    words = topic.split(" ")[:8]
+    while len(" ".join(words)) > _MAX_TOPIC_CHARS and len(words) > 1:
+        words.pop()
+    return " ".join(words)[:_MAX_TOPIC_CHARS].rstrip(" .,;:!?")
+
+
+def title_for(text: str) -> str:
+    """A short conversation title (at most 6 words, 48 characters) from the first message."""
+    topic = topic_of(text) or re.sub(r"\s+", " ", text).strip()
+    words = topic.split(" ")[:6]
+    while len(" ".join(words)) > 48 and len(words) > 1:
+        words.pop()
+    title = " ".join(words)[:48].rstrip(" .,;:!?-\u2014")
+    return (title[:1].upper() + title[1:]) if title else "New conversation"
 
 
 def clean_title(text: str) -> str:

@@ -1,7 +1,8 @@
 """Memory strategies: how a conversation's stored messages become the model's context.
 
-The registry of the five strategies. The interface and the bounded reads are in
-chat/memory/base.py, the two summary strategies in chat/memory/summaries.py.
+The registry of the six strategies. The interface and the bounded reads are in
+chat/memory/base.py, the two summary strategies in chat/memory/summaries.py, recall in
+chat/memory/recall.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from chat.memory.base import (
     tail_within,
     to_langchain,
 )
+from chat.memory.recall import Recall
 from chat.memory.summaries import RunningSummary, SummaryBuffer
 from chat.storage import repository
 
@@ -30,6 +32,7 @@ __all__ = [
     "ContextView",
     "FullBuffer",
     "MemoryStrategy",
+    "Recall",
     "RunningSummary",
     "SummaryBuffer",
     "TokenBudget",
@@ -106,7 +109,7 @@ class TokenBudget(MemoryStrategy):
 
 STRATEGIES: dict[str, type[MemoryStrategy]] = {
     strategy.name: strategy
-    for strategy in (FullBuffer, Window, TokenBudget, RunningSummary, SummaryBuffer)
+    for strategy in (FullBuffer, Window, TokenBudget, RunningSummary, SummaryBuffer, Recall)
 }
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    ARRAY,
+    REAL,
     BigInteger,
     Boolean,
     Computed,
@@ -54,6 +56,8 @@ class User(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Last activity anywhere: a user idle longer than the idle lifetime loses every session.
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The user's switch for memory across conversations (the Memory page).
+    user_memory: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
 
 
 class BrowserSession(Base):
@@ -86,6 +90,8 @@ class Conversation(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     # None: the model's own default.
     temperature: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Whether the user's memory enters this conversation's context (and learns from it).
+    user_memory: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     # Written by PostgreSQL (generated column), read only by the search query.
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
@@ -152,6 +158,43 @@ class SummaryVersion(Base):
     content: Mapped[str] = mapped_column(Text)
     covers_position: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UserMemory(Base):
+    """A fact about the user, kept across conversations; editable by its owner."""
+
+    __tablename__ = "user_memories"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
+    )
+    origin: Mapped[str] = mapped_column(
+        String(16), default="extracted"
+    )  # extracted | added | edited
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MessageEmbedding(Base):
+    """A message's embedding for recall (real[]; compared with pgvector when present)."""
+
+    __tablename__ = "message_embeddings"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
 
 
 class ContextLog(Base):

@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import ChatError, DatabaseUnavailable, ModelError, NotFound, SummaryFailed
 from chat.llm.factory import OFFLINE
-from chat.llm.offline import title_for
-from chat.llm.titles import name_conversation
+from chat.llm.titles import name_conversation, title_for
 from chat.memory.strategies import ViewRequest, strategy_for
+from chat.memory.user_memory import after_answer
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -483,8 +483,10 @@ class TurnEngine:
 
     def update_memory(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> MemoryUpdate:
         """Let the conversation's strategy update its state (its summary) once the answer is
-        stored. A summariser failure is reported, not raised: the answer is already safe,
-        and the next turn retries from the same watermark."""
+        stored (the worker calls it after each answer). A summariser failure is reported,
+        not raised: the answer is already safe, and the next turn retries from the same
+        watermark. Then, whatever the strategy, the user's memory learns from the question
+        just answered (chat/memory/user_memory.py after_answer)."""
         with unit_of_work(self.sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
@@ -492,14 +494,23 @@ class TurnEngine:
             strategy = strategy_for(conversation.memory_strategy, conversation.memory_params)
             model_name = conversation.model
         if not strategy.stateful:
-            return MemoryUpdate(status="unchanged")
-        try:
-            strategy.after_turn(
-                sessions=self.sessions,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                model=self.model_factory(model_name),
-            )
-        except SummaryFailed as exc:
-            return MemoryUpdate(status="failed", message=exc.user_message)
-        return MemoryUpdate(status="updated")
+            update = MemoryUpdate(status="unchanged")
+        else:
+            try:
+                strategy.after_turn(
+                    sessions=self.sessions,
+                    user_id=user_id,
+                    conversation_id=conversation_id,
+                    model=self.model_factory(model_name),
+                )
+            except SummaryFailed as exc:
+                update = MemoryUpdate(status="failed", message=exc.user_message)
+            else:
+                update = MemoryUpdate(status="updated")
+        after_answer(  # user memory, recall's embeddings: report their failures, never raise
+            sessions=self.sessions,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            model=self.model_factory(model_name),
+        )
+        return update

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.errors import NotFound
 from chat.llm.tokens import count_message_tokens
 from chat.memory.strategies import ContextView, MemoryStrategy, ViewRequest, strategy_for
+from chat.memory.views import read_view
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 
@@ -64,7 +65,7 @@ class PostgresChatHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         with unit_of_work(self.sessions) as session:
-            self.view = self.strategy.load(session, self.request)
+            self.view = read_view(session, self.strategy, self.request)
         return list(self.view.messages)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:

@@ -314,7 +314,8 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
     """The inspector's record of one answer: each block the model received, its text and
     its tokens (for stored messages, from the count stored with them, as the strategies
     count them), and what it refers to: a stored message by its id, a summary by its
-    strategy and version. by_reference() is the form that is stored."""
+    strategy and version. Recalled messages say why they were chosen, the user-memory block
+    which facts it holds. by_reference() is the form that is stored."""
     blocks = []
     for message in sent:
         meta = message.response_metadata or {}
@@ -328,17 +329,21 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
                 "version": meta.get("version"),
                 "covers_position": meta.get("covers_position"),
             }
+        elif message.id == "user-memory":  # facts can be edited later: kept as sent
+            block |= {"kind": "user_memory", "facts": meta.get("facts") or []}
         elif meta.get("position") is not None:
-            block |= {"kind": "history", "message_id": message.id, "position": meta["position"]}
-            for key in ("recalled", "score", "matched"):  # why a recall strategy chose it
-                if key in meta:
-                    block[key] = meta[key]
+            block |= {
+                "kind": "recalled" if meta.get("recalled") else "history",
+                "message_id": message.id,
+                "position": meta["position"],
+                **{key: meta[key] for key in ("score", "matched", "how") if key in meta},
+            }
         elif message.type == "system" and not message.id:
             block |= {"kind": "system"}
-        else:  # a block of its own (e.g. what the model knows of the user)
+        else:  # a block of its own: kept as sent
             block |= {"kind": message.id or message.type}
         stored = meta.get("token_count")
-        if block["kind"] == "history" and isinstance(stored, int):
+        if block["kind"] in ("history", "recalled") and isinstance(stored, int):
             block["tokens"] = stored_message_tokens(stored)
         else:
             block["tokens"] = count_message_tokens(message)

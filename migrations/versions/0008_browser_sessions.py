@@ -8,7 +8,7 @@ users.username_fold is the name as look-alikes compare (chat/auth/usernames.py),
 here for existing users; registration refuses a name whose fold is taken.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from chat.auth.usernames import fold
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from chat.conversations.inspector import KIND_LABELS, describe_ranges, inspect_context
+from chat.conversations.inspector import KIND_LABELS, describe_ranges, inspect_context, why
 from chat.conversations.service import StoredMessage
 from chat.memory.strategies import STRATEGIES
 
@@ -56,6 +56,8 @@ def draw_context(payload: dict[str, Any], message: StoredMessage) -> None:
             f"**{KIND_LABELS.get(block['kind'], block['kind'])}** ({block['role']}{where}) "
             f"· {approx}{block['tokens']} tokens"
         )
+        if reason := why(block):
+            st.caption(reason)
         st.text(block["content"])
     if context.summarised:
         st.caption(f"Folded into the summary: messages 1–{context.summarised[1]}.")

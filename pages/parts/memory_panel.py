@@ -17,6 +17,9 @@ from chat.services import Services
 PARAM_INPUTS: dict[str, tuple[str, int, int, int]] = {
     "k": ("Turns kept (k)", 1, 200, 1),
     "max_tokens": ("Token limit", 50, 200_000, 50),
+    "recent_tokens": ("Recent turns (tokens)", 0, 200_000, 50),
+    "recall_tokens": ("Recalled messages (tokens)", 0, 200_000, 50),
+    "max_recalled": ("Messages recalled (at most)", 1, 50, 1),
 }
 
 

@@ -20,6 +20,7 @@ from chat.auth.accounts import MAX_USERNAME_CHARS
 from chat.auth.passwords import MAX_PASSWORD_CHARS
 from chat.conversations import lab
 from chat.errors import InvalidInput
+from chat.memory.user_memory import MAX_FACT_CHARS
 from chat.services import Services
 from chat.settings import Settings
 from chat.validation import (
@@ -159,6 +160,24 @@ def configure(services: Services, exp: Expected) -> None:
     assert system_block(services, alice.id, cid) == (exp.stored or default)
 
 
+def memory_fact(services: Services, exp: Expected) -> None:
+    """A fact added on the Memory page: stored as typed (one line), and sent as typed."""
+    alice = make_user(services)
+    add = partial(services.memory.add, user_id=alice.id, content=exp.text)
+    if exp.outcome == "refused":
+        refused(exp, add)
+        assert services.memory.overview(user_id=alice.id).facts == []
+        return
+    add()
+    [fact] = services.memory.overview(user_id=alice.id).facts
+    assert fact.content == exp.stored
+    services.memory.edit(user_id=alice.id, fact_id=fact.id, content=exp.text)
+    assert services.memory.overview(user_id=alice.id).facts[0].content == exp.stored
+    cid, _ = chat_turn(services, alice, "Hello")
+    blocks = services.conversations.open(user_id=alice.id, conversation_id=cid).messages[-1]
+    assert f"- {exp.stored}" in str((blocks.context or {})["blocks"][1]["content"])
+
+
 def profile_field(field: str) -> Callable[[Services, Expected], None]:
     def update(services: Services, exp: Expected) -> None:
         alice = make_user(services)
@@ -230,6 +249,7 @@ PATHS = {
     ),
     "language": TextPath(profile_field("language"), lambda s: MAX_LANGUAGE_CHARS, "line"),
     "about": TextPath(profile_field("about"), lambda s: MAX_ABOUT_CHARS, "block"),
+    "memory_fact": TextPath(memory_fact, lambda s: MAX_FACT_CHARS, "line"),
     "register_display_name": TextPath(
         register("display_name"), lambda s: MAX_DISPLAY_NAME_CHARS, "line"
     ),

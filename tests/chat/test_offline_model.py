@@ -1,7 +1,9 @@
 """The offline model answers only from its context, streams, reports usage and summarises.
 
-These are the properties the memory demos rely on: a fact is recalled exactly while the
-message stating it is in the context, and is plainly unknown once it has left.
+These are the properties the memory demos rely on: a fact is recalled while the message
+stating it is in the context, and is plainly unknown once it has left. The model knows no
+kinds of fact: the facts here are of kinds written nowhere in its code, and the probe is
+tests/data/memory_probe_people.jsonl (other kinds again than the shared probe's).
 """
 
 from __future__ import annotations
@@ -20,20 +22,35 @@ from langchain_core.messages import (
     SystemMessage,
 )
 
-from chat.llm.offline import (
-    FACT_KEYS,
-    OfflineChatModel,
-    extract_facts,
-    facts_in,
-    summarize,
-    title_for,
-)
+from chat.llm.extractive import MAX_STATEMENT_TOKENS, extract_user_facts, summarise
+from chat.llm.offline import OfflineChatModel
+from chat.llm.titles import title_for
 from chat.llm.tokens import count_messages_tokens, count_text_tokens
+from chat.llm.tokens import count_text_tokens as tokens
 
-PROBE_FILE = Path("/work/shared/data/memory_probe.jsonl")
+PROBE_FILE = Path(__file__).resolve().parents[1] / "data" / "memory_probe_people.jsonl"
 TURNS: list[dict[str, Any]] = [json.loads(line) for line in PROBE_FILE.read_text().splitlines()]
 PROBES = [turn for turn in TURNS if turn["probe"]]
-PLANTED = {turn["plants"]: turn for turn in TURNS if turn["plants"]}
+PLANTED = {turn["plants"]: turn for turn in TURNS if turn["plants"]}  # the last statement
+
+# Facts of kinds that appear in no probe, each with a question that paraphrases it.
+UNSEEN = [
+    ("My daughter's school is St. Anne's.", "Where does my daughter go to school?", "St. Anne's"),
+    ("Our boat is moored at pier 9 in Kiel.", "Where is the boat kept?", "pier 9"),
+    ("My favourite cheese is a ten-year-old gouda.", "Which cheese do I like most?", "gouda"),
+    (
+        "The wifi password at the cabin is moss-lantern-42.",
+        "What's the cabin wifi password?",
+        "moss-lantern-42",
+    ),
+    ("My uncle Bertrand repairs church organs.", "What does my uncle Bertrand do?", "organs"),
+    ("I'm writing my thesis on lichen symbiosis.", "What is my thesis about?", "lichen"),
+    (
+        "Please remember that my locker at the pool is number 61.",
+        "Which locker do I use at the pool?",
+        "61",
+    ),
+]
 
 
 def _conversation(until: int, *, without: int | None = None) -> list[BaseMessage]:
@@ -49,68 +66,94 @@ def _answer(messages: list[BaseMessage]) -> str:
     return OfflineChatModel().invoke(messages).text
 
 
-def test_probe_data_plants_six_facts_and_probes_each() -> None:
-    assert len(TURNS) == 200
-    assert set(PLANTED) == {"name", "pet", "city", "budget", "deadline", "lang"}
+def _chatter(n: int) -> list[BaseMessage]:
+    return [
+        message
+        for i in range(n)
+        for message in (
+            HumanMessage(f"Give me three tips about topic number {i}."),
+            AIMessage("(an answer)"),
+        )
+    ]
+
+
+@pytest.mark.parametrize(("statement", "question", "expect"), UNSEEN, ids=lambda v: v[:20])
+def test_facts_of_kinds_nobody_wrote_down(statement: str, question: str, expect: str) -> None:
+    context = [*_chatter(5), HumanMessage(statement), AIMessage("Noted."), *_chatter(5)]
+
+    assert expect in _answer([*context, HumanMessage(question)])
+    assert expect not in _answer([*_chatter(10), HumanMessage(question)])
+
+
+def test_a_question_about_the_user_with_nothing_in_context_is_answered_plainly() -> None:
+    answer = _answer([*_chatter(10), HumanMessage("Where does my daughter go to school?")])
+
+    assert "can't find anything about that" in answer
+
+
+def test_probe_has_many_kinds_of_fact_and_probes_each() -> None:
+    assert len(TURNS) == 300
+    assert len(PLANTED) >= 20
     assert {probe["probe"]["fact"] for probe in PROBES} == set(PLANTED)
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=lambda probe: probe["probe"]["fact"])
-def test_fact_recalled_while_its_message_is_in_context(probe: dict[str, Any]) -> None:
-    question = HumanMessage(probe["user"])
+def test_full_context_answers_most_probes() -> None:
+    """Not every paraphrase shares a word with its statement ("Which language am I
+    studying?" for "I'm learning Portuguese"): at least 85%, as the bench's target."""
+    answered = [
+        probe["probe"]["expect"].lower()
+        in _answer([*_conversation(probe["turn"]), HumanMessage(probe["user"])]).lower()
+        for probe in PROBES
+    ]
 
-    answer = _answer([*_conversation(probe["turn"]), question])
-
-    assert probe["probe"]["expect"] in answer
+    assert sum(answered) / len(answered) >= 0.85
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=lambda probe: probe["probe"]["fact"])
+@pytest.mark.parametrize("probe", PROBES[:8], ids=lambda probe: probe["probe"]["fact"])
 def test_fact_unknown_once_its_message_has_left_the_context(probe: dict[str, Any]) -> None:
-    planted = PLANTED[probe["probe"]["fact"]]
     question = HumanMessage(probe["user"])
+    stated = [t["turn"] for t in TURNS if t["plants"] == probe["probe"]["fact"]]
 
-    without = _answer([*_conversation(probe["turn"], without=planted["turn"]), question])
-    window = _answer([*_conversation(probe["turn"])[-20:], question])  # a last-k window
+    context = [
+        m
+        for t in TURNS[: probe["turn"]]
+        if t["turn"] not in stated
+        for m in (HumanMessage(t["user"]), AIMessage("(an earlier answer)"))
+    ]
+    window = _conversation(probe["turn"])[-20:]  # a last-k window
 
-    for answer in (without, window):
+    for answer in (_answer([*context, question]), _answer([*window, question])):
         assert probe["probe"]["expect"] not in answer
-        assert "I don't know" in answer
 
 
-def test_facts_are_read_from_a_system_summary() -> None:
-    summary = SystemMessage("Summary of earlier turns.\nFacts: name: Sofia Marquez; city: Porto")
+def test_facts_are_read_from_a_system_block() -> None:
+    summary = SystemMessage(
+        "Summary of the earlier conversation:\n- My name is Sofia Marquez.\n- I live in Porto."
+    )
 
     assert "Sofia Marquez" in _answer([summary, HumanMessage("What is my name?")])
     assert "Porto" in _answer([summary, HumanMessage("Which city do I live in?")])
 
 
-def test_later_statement_overrides_earlier_and_assistant_words_are_not_user_facts() -> None:
+def test_newest_statement_wins_and_assistant_words_are_not_the_users() -> None:
     messages: list[BaseMessage] = [
-        HumanMessage("I live in Porto."),
-        AIMessage("My name is Offline Bot."),
-        HumanMessage("Actually I moved to Lisbon last year."),
+        HumanMessage("My manager is Priya."),
+        AIMessage("My manager is Offline Bot."),
+        HumanMessage("Priya left; my new manager is Daniel."),
     ]
 
-    assert facts_in(messages) == {"city": "Lisbon"}
-    assert "You live in Lisbon." in _answer([*messages, HumanMessage("Where do I live?")])
+    answer = _answer([*messages, HumanMessage("Who is my manager?")])
+
+    assert "Daniel" in answer.split("\u201d")[0]  # quoted first
+    assert "Offline Bot" not in answer
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("My favourite colour is dark green, by the way.", {"colour": "dark green"}),
-        ("I work as a data engineer at a bank.", {"job": "data engineer"}),
-        ("I'm 42 years old and tired.", {"age": "42"}),
-        ("I have a cat named Miso.", {"pet": "Miso"}),
-        ("The report is due on Friday.", {"deadline": "Friday"}),
-        ("I mostly code in python.", {"lang": "python"}),
-        ("The deadline is tight and I code in the evenings.", {}),
-        ("My dog is happy. I live in the countryside.", {}),
-        ("What are the pros and cons of tax deadlines?", {}),
-    ],
-)
-def test_extract_facts_table(text: str, expected: dict[str, str]) -> None:
-    assert extract_facts(text) == expected
+def test_a_question_answered_word_for_word_needs_no_first_person() -> None:
+    messages: list[BaseMessage] = [HumanMessage("The deadline for the grant report is May 2.")]
+
+    assert "May 2" in _answer(
+        [*messages, *_chatter(3), HumanMessage("When is the report due? The report deadline?")]
+    )
 
 
 def test_answer_states_how_many_messages_it_sees() -> None:
@@ -120,9 +163,9 @@ def test_answer_states_how_many_messages_it_sees() -> None:
     assert "I can see 1 message in my context." in _answer(seven[:1])
 
 
-def test_generic_answer_echoes_the_topic_and_greets_by_known_name() -> None:
+def test_generic_answer_echoes_the_topic_and_says_it_is_a_demo() -> None:
     messages: list[BaseMessage] = [
-        HumanMessage(PLANTED["name"]["user"]),
+        HumanMessage("My name is Sofia Marquez."),
         AIMessage("(an earlier answer)"),
         HumanMessage("Give me three tips about sourdough bread."),
     ]
@@ -130,7 +173,7 @@ def test_generic_answer_echoes_the_topic_and_greets_by_known_name() -> None:
     answer = _answer(messages)
 
     assert "sourdough bread" in answer
-    assert "Sofia Marquez" in answer
+    assert answer.startswith("(Offline demo model")
 
 
 def test_answer_is_deterministic() -> None:
@@ -213,44 +256,53 @@ def test_stop_sequence_cuts_the_answer() -> None:
     assert configured.text == ""
 
 
-def test_summary_keeps_every_planted_fact_and_stays_bounded() -> None:
+def test_summary_keeps_the_users_statements_and_stays_bounded() -> None:
     summary = ""
     sizes = []
     for start in range(0, len(TURNS), 10):
         batch: list[BaseMessage] = []
         for turn in TURNS[start : start + 10]:
             batch += [HumanMessage(turn["user"]), AIMessage("(an answer)")]
-        summary = summarize(batch, summary)
-        sizes.append(len(summary))
+        summary = summarise(batch, summary)
+        sizes.append(tokens(summary))
 
-    assert summary.splitlines()[0].startswith("Facts: ")
-    assert extract_facts(summary) == {
-        key: facts_in([HumanMessage(PLANTED[key]["user"])])[key] for key in PLANTED
-    }
     for probe in PROBES:
-        assert probe["probe"]["expect"] in extract_facts(summary)[probe["probe"]["fact"]]
-    assert max(sizes) <= 1000
+        assert probe["probe"]["expect"] in summary
+    assert "Ghent, near the old harbour" not in summary  # superseded by the move to Utrecht
+    assert max(sizes) <= MAX_STATEMENT_TOKENS + 100
     assert "Recent topics: " in summary
+    assert "Give me three tips" not in summary  # requests are not statements
 
 
 def test_summary_size_is_bounded_under_adversarial_input() -> None:
     chatter = [
-        HumanMessage(f"My name is Person{n} Smith. Tell me about subject number {n} " * 5)
+        HumanMessage(f"My code word number {n} is Zebra{n}. I like subject number {n} " * 5)
         for n in range(300)
     ]
 
-    summary = summarize(chatter, summarize(chatter[:100]))
+    summary = summarise(chatter, summarise(chatter[:100]))
 
-    assert len(summary) <= 1000
-    assert extract_facts(summary)["name"] == "Person299 Smith"
+    assert tokens(summary) <= MAX_STATEMENT_TOKENS + 100
+    assert "Zebra299" in summary
 
 
-def test_summary_facts_answer_questions_after_raw_messages_are_gone() -> None:
-    summary = summarize(_conversation(60))
+def test_summary_answers_questions_after_raw_messages_are_gone() -> None:
+    summary = summarise(_conversation(PLANTED["flight"]["turn"] + 1))
 
-    answer = _answer([SystemMessage(summary), HumanMessage("What is our project budget?")])
+    answer = _answer([SystemMessage(summary), HumanMessage("When does my flight depart?")])
 
-    assert "4200 euros" in answer
+    assert "7:45" in answer
+
+
+def test_user_facts_are_the_users_statements_about_themselves() -> None:
+    messages: list[BaseMessage] = [
+        HumanMessage("My daughter's school is St. Anne's. Give me tips about chess."),
+        AIMessage("I am a model and my name is Bot."),
+        HumanMessage("The sky is blue. What is a good book?"),
+    ]
+
+    assert extract_user_facts(messages) == ["My daughter's school is St. Anne's."]
+    assert extract_user_facts(messages, known=["my daughter's school is st. anne's."]) == []
 
 
 @pytest.mark.parametrize(
@@ -279,7 +331,3 @@ def test_title_names_the_topic() -> None:
         "Remote team rituals"
     )
     assert title_for("   ") == "New conversation"
-
-
-def test_fact_keys_cover_the_probe_facts() -> None:
-    assert set(PLANTED) <= set(FACT_KEYS)

@@ -69,4 +69,7 @@ def test_delete_all_conversations_leaves_other_users_alone(services: Services) -
     assert services.profiles.delete_all_conversations(user_id=alice.id) == 2
     assert services.conversations.list(user_id=alice.id) == []
     assert len(services.conversations.list(user_id=bob.id)) == 1
-    assert json.loads(services.profiles.export(user_id=alice.id).json_text) == {"conversations": []}
+    assert json.loads(services.profiles.export(user_id=alice.id).json_text) == {
+        "conversations": [],
+        "memory": [],
+    }

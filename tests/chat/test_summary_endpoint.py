@@ -14,6 +14,7 @@ def test_summariser_failure_loses_nothing_and_is_retried(
 ) -> None:
     services = endpoint_services
     alice = make_user(services)
+    services.memory.set_enabled(user_id=alice.id, enabled=False)  # one model call per update
     openai_server.enqueue_reply("Hello Sofia.")
     openai_server.enqueue_reply("Meeting Sofia")  # the new conversation's title
     first = services.turns.send(user_id=alice.id, conversation_id=None, text="I am Sofia.")

@@ -34,7 +34,7 @@ def test_login_chat_reload_logout(
 
     send(page, "My name is Ada. Tell me about tea.")
     answer = page.get_by_test_id("stChatMessage").filter(has_text="Offline demo model").last
-    expect(answer).to_contain_text("Your name is Ada", timeout=20_000)
+    expect(answer).to_contain_text("My name is Ada", timeout=20_000)
     expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
     conversation_url = page.url
 
@@ -59,7 +59,7 @@ def test_login_chat_reload_logout(
 
     send(page, "What is my name?")
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text(
-        "Your name is Ada", timeout=20_000
+        "My name is Ada", timeout=20_000
     )
 
     page.get_by_role("button", name="Log out").click()

@@ -210,7 +210,7 @@ def test_browser_moved_to_the_other_replica_stays_signed_in_and_logout_is_shared
     wait_idle(page)
     send(page, "My name is Ada. Tell me about tea.")
     answer = page.get_by_test_id("stChatMessage").filter(has_text="Offline demo model").last
-    expect(answer).to_contain_text("Your name is Ada", timeout=20_000)
+    expect(answer).to_contain_text("My name is Ada", timeout=20_000)
     expect(page).to_have_url(re.compile(r"\?c=[0-9a-f-]{36}"), timeout=20_000)
     conversation_url = page.url
     auth_cookie = next(c for c in context.cookies() if c["name"] == "chat_auth")

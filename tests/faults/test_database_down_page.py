@@ -70,7 +70,7 @@ def test_database_down_shows_a_sentence_and_the_app_recovers_without_a_restart(
         wait_idle(page)
         send(page, "My name is Ada.")
         messages = page.get_by_test_id("stChatMessage")
-        expect(messages.nth(1)).to_contain_text("Your name is Ada", timeout=30_000)
+        expect(messages.nth(1)).to_contain_text("My name is Ada", timeout=30_000)
         wait_idle(page)
 
         own_pg.stop()

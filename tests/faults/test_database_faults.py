@@ -52,7 +52,7 @@ def test_restart_between_two_turns_costs_nothing(own_pg: OwnPostgres, started: S
     own_pg.restart()
 
     conversation_id, second = chat_turn(services, alice, "What is my name?", conversation_id)
-    assert "Your name is Ada" in second
+    assert "My name is Ada" in second
     view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
     assert [(m.role, m.status) for m in view.messages] == [
         ("human", "complete"),

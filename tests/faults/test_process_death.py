@@ -131,7 +131,7 @@ def test_the_next_turn_settles_a_dead_process_answer_first(
     turn = living.turns.send(
         user_id=alice.id, conversation_id=lost.conversation_id, text="What is my name?"
     )
-    assert "Your name is Ada" in "".join(turn.stream())  # the question itself was kept
+    assert "My name is Ada" in "".join(turn.stream())  # the question itself was kept
     assert statuses(services, alice.id, lost.conversation_id) == [
         ("human", "complete"),
         ("ai", "interrupted"),

@@ -33,7 +33,7 @@ def test_sending_a_message_stores_it_and_opens_the_conversation(
     conversation_id = query_value(app, "c")
     messages = chat_messages(app)
     assert messages[0] == ("user", "My name is Grace. Hello!")
-    assert messages[1][0] == "assistant" and "Your name is Grace" in messages[1][1]
+    assert messages[1][0] == "assistant" and "My name is Grace" in messages[1][1]
     assert [b.label for b in app.button if b.key and b.key.startswith("conv-")]
     assert uuid.UUID(conversation_id)
 

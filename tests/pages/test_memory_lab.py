@@ -37,6 +37,7 @@ def test_sidebar_selector_switches_strategy_and_parameters(
         "Token budget",
         "Running summary",
         "Summary + buffer",
+        "Recall (recent + relevant)",
     ]
     selector.set_value("budget").run()
     view = app_services.conversations.open(user_id=owner.id, conversation_id=cid)
@@ -83,6 +84,7 @@ def test_lab_replays_a_conversation_without_touching_it(app_services: Services) 
     assert not app.exception
     assert app.title[0].value == "Memory lab"
     assert "200 turns, 6 probes." in [c.value for c in app.caption]
+    assert app.checkbox(key="lab-user-memory").value is False
     app.radio(key="lab-source").set_value("One of my conversations").run()
     app.button(key="lab-run").click().run()
     assert not app.exception
@@ -93,10 +95,11 @@ def test_lab_replays_a_conversation_without_touching_it(app_services: Services) 
         "Token budget",
         "Running summary",
         "Summary + buffer",
+        "Recall (recent + relevant)",
     ]
-    facts = app.dataframe[1].value
-    assert list(facts.index) == ["name: Ada"]
-    # the replay left the user's data as it was
+    assert "The transcript has no probes" in " ".join(c.value for c in app.caption)
+    # the replay left the user's data as it was, and no scratch user behind
+    assert not [u for u in app_services.accounts.list() if u.role == "lab"]
     assert len(app_services.conversations.list(user_id=owner.id)) == 1
     view = app_services.conversations.open(user_id=owner.id, conversation_id=cid)
     assert len(view.messages) == 8

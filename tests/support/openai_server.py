@@ -9,7 +9,9 @@ middle of a stream. So the tests run the real client against this real socket se
 Behaviour is scripted with a queue (``enqueue_reply``, ``enqueue_error``,
 ``enqueue_drop``, ``enqueue_hang``, ``enqueue_stall``); each chat completion request takes
 the next item. With an empty queue the server answers ``"Echo: <last user message>"`` so it
-also works as a general endpoint (a browser test, a load test, a manual session)::
+also works as a general endpoint (a browser test, a load test, a manual session).
+``/v1/embeddings`` answers with deterministic vectors (hashed word families, no model
+weights), so recall's vector path runs against the real client too::
 
     python -m tests.support.openai_server --port 8011 --token-delay 0.02
 """
@@ -17,13 +19,17 @@ also works as a general endpoint (a browser test, a load test, a manual session)
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
+import math
 import re
 import socket
+import struct
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +113,19 @@ def _default_text(body: dict[str, Any]) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return "Echo: " + _message_text(message.get("content"))
     return "Echo: (no user message)"
+
+
+EMBEDDING_DIMENSIONS = 64
+
+
+def embedding_of(text: str) -> list[float]:
+    """A deterministic, cheap embedding: words of four letters or more, by their first five
+    letters (a word family), hashed into EMBEDDING_DIMENSIONS buckets; unit length."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"[^\W\d_]{4,}", text.lower()):
+        vector[zlib.crc32(word[:5].encode()) % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -254,6 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not self._authorized():
                 return
+            if self.path.rstrip("/") == "/v1/embeddings" and isinstance(body, dict):
+                self._embeddings(body)
+                return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send_client_error(404, f"Unknown path {self.path}", "unknown_url")
                 return
@@ -263,6 +285,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._complete(body, self.server.owner._next_action())
         finally:
             entry["finished_at"] = time.monotonic()
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        data = []
+        for index, text in enumerate(texts):
+            vector = embedding_of(text if isinstance(text, str) else " ".join(map(str, text)))
+            value: Any = vector
+            if body.get("encoding_format") == "base64":
+                value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": value})
+        tokens = sum(len(str(t).split()) for t in texts)
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model") or "test-embeddings",
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
     def _complete(self, body: dict[str, Any], action: _Action) -> None:
         owner = self.server.owner

@@ -9,9 +9,12 @@ URL, a widget or a config is never trusted on its own. Helpers flush; the caller
 
 from chat.storage.repository.api_keys import *  # noqa: F403
 from chat.storage.repository.conversations import *  # noqa: F403
+from chat.storage.repository.lab import *  # noqa: F403
 from chat.storage.repository.memory import *  # noqa: F403
 from chat.storage.repository.messages import *  # noqa: F403
 from chat.storage.repository.processes import *  # noqa: F403
+from chat.storage.repository.recall import *  # noqa: F403
 from chat.storage.repository.sessions import *  # noqa: F403
 from chat.storage.repository.turns import *  # noqa: F403
+from chat.storage.repository.user_memory import *  # noqa: F403
 from chat.storage.repository.users import *  # noqa: F403
