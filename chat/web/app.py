@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from chat.api.app import create_api
 from chat.errors import ConfigurationError
@@ -27,9 +29,21 @@ ROUTE_PREFIX = "/api"
 def routes(services: Callable[[], Services]) -> list[BaseRoute]:
     """The app's own HTTP routes, all under ROUTE_PREFIX: the browser's session exchange,
     then the HTTP API. `services` is the process's getter, shared with the pages."""
-    return [
-        Mount(ROUTE_PREFIX, routes=[*session_routes(services), Mount("", app=create_api(services))])
+    exchange = session_routes(services)
+    # The API's mount takes every other path, so the exchange's other methods are refused
+    # here (405), not handed on as unknown paths (404).
+    other_methods = [
+        Route(route.path, _post_only, methods=["GET", "PUT", "PATCH", "DELETE"])
+        for route in exchange
+        if isinstance(route, Route)
     ]
+    return [
+        Mount(ROUTE_PREFIX, routes=[*exchange, *other_methods, Mount("", app=create_api(services))])
+    ]
+
+
+async def _post_only(request: Request) -> Response:
+    return PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "POST"})
 
 
 def middleware() -> list[Middleware]:

@@ -299,7 +299,7 @@ def test_lab_upload_is_read_exactly_or_refused(services: Services, case: dict[st
     assert [turn.user for turn in turns] == users
     # and the replay (the real turn service, rolled back) takes every one of them
     alice = make_user(services)
-    runs = lab.replay(engine=services.engine, settings=settings, turns=turns)
+    runs = lab.replay(sessions=services.sessions, settings=settings, turns=turns)
     assert [len(run.context_tokens) for run in runs] == [len(users)] * len(runs)
     assert services.conversations.list(user_id=alice.id) == []
 

@@ -20,6 +20,7 @@ def test_streamed_answer_usage_and_exact_context(
 ) -> None:
     services = endpoint_services
     alice = make_user(services)
+    services.memory.set_enabled(user_id=alice.id, enabled=False)  # one model call an answer
     openai_server.enqueue_reply("Hello Alice, nice to meet you.", usage=None)
     openai_server.enqueue_reply("Meeting Alice")  # the new conversation's title
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="I am Alice.")

@@ -24,10 +24,10 @@ from tests.support.openai_server import FakeOpenAIServer
 
 
 def answered(services: Services, user: Account, text: str, cid: uuid.UUID | None = None) -> Any:
-    """One turn as the page runs it: the answer, then the memory update."""
+    """One turn: the answer, then the memory update the engine runs after it."""
     turn = services.turns.send(user_id=user.id, conversation_id=cid, text=text)
     "".join(turn.stream())
-    services.turns.update_memory(user_id=user.id, conversation_id=turn.conversation_id)
+    assert turn.wait(30)
     return turn
 
 
@@ -62,8 +62,7 @@ def test_facts_are_learnt_after_the_answer_not_before(services: Services) -> Non
     first_chunk = next(iter(turn.stream()))
     assert first_chunk and services.memory.overview(user_id=alice.id).facts == []
     "".join(turn.stream())
-    assert services.memory.overview(user_id=alice.id).facts == []  # not until the update
-    services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
+    assert turn.wait(30)  # the engine's update after the answer
     services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
     assert [f.content for f in services.memory.overview(user_id=alice.id).facts] == [
         "My cat is Miso."
@@ -179,22 +178,26 @@ def test_an_endpoint_model_extracts_the_facts(
     services = endpoint_services
     alice = make_user(services)
     openai_server.enqueue_reply("Noted, Sofia.")
+    openai_server.enqueue_reply("- My name is Sofia.\n- My dog is called Biscuit.")
+    openai_server.enqueue_reply("Sofia and Biscuit")  # the new conversation's title
     turn = services.turns.send(
         user_id=alice.id, conversation_id=None, text="I'm Sofia and my dog is called Biscuit."
     )
     "".join(turn.stream())
-    openai_server.enqueue_reply("- My name is Sofia.\n- My dog is called Biscuit.")
-    services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
+    assert turn.wait(30)
 
-    request = openai_server.chat_requests[-1]["messages"]
+    request = openai_server.chat_requests[-2]["messages"]
     assert "lasting facts about the user" in request[0]["content"]
     assert "I'm Sofia and my dog is called Biscuit." in request[-1]["content"]
     facts = [f.content for f in services.memory.overview(user_id=alice.id).facts]
     assert sorted(facts) == ["My dog is called Biscuit.", "My name is Sofia."]
 
     openai_server.enqueue_reply("Hello.")
-    "".join(services.turns.send(user_id=alice.id, conversation_id=None, text="Hi").stream())
-    sent = openai_server.chat_requests[-1]["messages"]
+    openai_server.enqueue_reply("Greetings")  # the new conversation's title
+    hello = services.turns.send(user_id=alice.id, conversation_id=None, text="Hi")
+    "".join(hello.stream())
+    assert hello.wait(30)
+    sent = openai_server.chat_requests[-2]["messages"]
     assert sent[1]["role"] == "system" and "My dog is called Biscuit." in sent[1]["content"]
 
 
@@ -204,11 +207,12 @@ def test_a_failing_extractor_loses_nothing(
     services = endpoint_services
     alice = make_user(services)
     openai_server.enqueue_reply("Noted.")
+    openai_server.enqueue_error(status=500, message="extractor down")
+    openai_server.enqueue_reply("A Volvo")  # the new conversation's title
     turn = services.turns.send(user_id=alice.id, conversation_id=None, text="My car is a Volvo.")
     "".join(turn.stream())
-    openai_server.enqueue_error(status=500, message="extractor down")
-    update = services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
-    assert update.status == "unchanged"
+    assert turn.wait(30)
+    assert turn.outcome.memory_notice is None  # the answer is safe; the facts wait
     assert services.memory.overview(user_id=alice.id).facts == []
     messages = services.conversations.open(
         user_id=alice.id, conversation_id=turn.conversation_id

@@ -81,8 +81,11 @@ def test_the_inspector_shows_the_user_memory_block_with_its_tokens(
     learnt(app_services, owner, "My cat is called Miso.")
     turn = app_services.turns.send(user_id=owner.id, conversation_id=None, text="Hello!")
     "".join(turn.stream())
+    assert turn.wait(30)
 
     app = signed_in(query={"c": str(turn.conversation_id)}, username=owner.username)
+    app.session_state[f"context-{turn.reply_id}"] = True  # the inspector, opened
+    app.run()
 
     [inspector] = [e for e in app.expander if e.label.startswith("Context:")]
     labels = [m.value for m in inspector.markdown]
