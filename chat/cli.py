@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 password=_read_password(args.password_env),
                 display_name=args.name,
                 role="admin" if args.admin else "user",
+                actor="command line",  # an operator's account, not a sign-up
             )
             print(f"created {account.role} {account.username}")
         elif args.action == "list":

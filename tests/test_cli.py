@@ -115,3 +115,23 @@ def test_lab_replay_refuses_a_malformed_file_with_a_sentence(
     assert done.returncode == 2 and done.stdout == ""
     assert "Line 2 is not valid JSON" in done.stderr and "Traceback" not in done.stderr
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_accounts_made_on_the_command_line_are_not_sign_ups(database_url: URL) -> None:
+    """Operators' accounts do not count against the sign-ups allowed from an address."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from chat.storage.tables import AuthEvent
+
+    name = f"operator-{uuid.uuid4().hex[:8]}"
+    made = run_cli(database_url, "users", "create", name, "--email", f"{name}@example.com",
+                   stdin="a perfectly fine password\n")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            kinds = session.scalars(select(AuthEvent.kind).where(AuthEvent.username == name)).all()
+    finally:
+        engine.dispose()
+    assert list(kinds) == ["user_created"]
