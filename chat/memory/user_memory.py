@@ -31,7 +31,7 @@ from chat.validation import TextField, clean
 log = logging.getLogger(__name__)
 
 BLOCK_ID = "user-memory"
-BLOCK_HEADING = "What the user told you in earlier conversations (their saved memory):"
+BLOCK_HEADING = "What the user has told you (their saved memory, from any conversation):"
 MAX_FACTS_IN_CONTEXT = 40
 MAX_BLOCK_TOKENS = 600
 MAX_FACT_CHARS = 300

@@ -16,6 +16,7 @@ from tests.support.factories import chat_turn, make_user
 
 def test_factory_returns_the_owners_history(services: Services) -> None:
     alice = make_user(services)
+    services.memory.set_enabled(user_id=alice.id, enabled=False)  # the history alone
     conversation_id, _ = chat_turn(services, alice, "My name is Alice.")
     history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
     contents = [m.content for m in history.messages]

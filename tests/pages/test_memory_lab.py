@@ -59,6 +59,7 @@ def test_inspector_under_each_answer(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     owner = make_user(app_services)
+    app_services.memory.set_enabled(user_id=owner.id, enabled=False)  # the history alone
     cid, _ = chat_turn(app_services, owner, "My name is Ada.")
     chat_turn(app_services, owner, "What is my name?", cid)
     app = signed_in(query={"c": str(cid)}, username=owner.username)

@@ -24,7 +24,7 @@ def memory_page(account: Account) -> AppTest:
 def learnt(services: Services, account: Account, text: str) -> None:
     turn = services.turns.send(user_id=account.id, conversation_id=None, text=text)
     "".join(turn.stream())
-    services.turns.update_memory(user_id=account.id, conversation_id=turn.conversation_id)
+    assert turn.wait(30)  # facts are learnt after the answer
 
 
 def test_facts_with_their_source_edit_add_delete(app_services: Services) -> None:

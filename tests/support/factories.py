@@ -14,8 +14,12 @@ PASSWORD = "correct horse battery"
 
 def make_user(services: Services, name: str | None = None, *, role: str = "user") -> Account:
     username = name or f"user{next(_counter)}-{uuid.uuid4().hex[:6]}"
-    return services.accounts.create(
-        username=username, email=f"{username}@example.com", password=PASSWORD, role=role
+    return services.accounts.create(  # as an operator would: not a sign-up from an address
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        role=role,
+        actor="tests",
     )
 
 

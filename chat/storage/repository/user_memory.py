@@ -71,8 +71,7 @@ def facts_for_context(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
 ) -> list[tuple[uuid.UUID, str]]:
     """The user's facts (oldest first, at most `limit`) when their memory applies to this
-    conversation; none otherwise. Facts learnt in this conversation are left out: they are
-    in its own history. One statement: the switches are part of it."""
+    conversation; none otherwise. One statement: the switches are part of it."""
     user_on = exists().where(User.id == user_id, User.user_memory.is_(True))
     conversation_on = exists().where(
         Conversation.id == conversation_id,
@@ -81,13 +80,7 @@ def facts_for_context(
     )
     rows = session.execute(
         select(UserMemory.id, UserMemory.content)
-        .where(
-            UserMemory.user_id == user_id,
-            UserMemory.conversation_id.is_distinct_from(conversation_id),
-            user_on,
-            conversation_on,
-            _instance_on(),
-        )
+        .where(UserMemory.user_id == user_id, user_on, conversation_on, _instance_on())
         .order_by(UserMemory.created_at.desc(), UserMemory.id.desc())
         .limit(limit)
     ).all()
