@@ -3,11 +3,12 @@
 Per strategy and conversation size (10, 1,000, 10,000, 100,000 messages; every conversation
 is seeded first, so the messages table holds all of them, 100,000 messages of another
 conversation too), times every database step of a turn, through the functions the turn
-service itself calls (chat/turn/store.py, chat/turn/history.py): limits, the question and the
-answer placeholder and the strategy's view (open_turn); the history factory taking that
-view; the chain's save (history.add_messages: it skips rows in flight); the final word on
-both rows and the context log (finish_turn). Only the model and LangChain's plumbing are
-left out. Also counted: statements and commits per turn.
+engine itself calls (chat/turn/store.py, chat/turn/history.py): the conversation's lock,
+the limits, the question and the empty answer (open_turn); the history factory's ownership
+check and the strategy's view; one save of the answer's text while it streams; the
+chain's save (history.add_messages, idempotent by id); the final word on both rows and
+the context log (finish_turn). Only the model and LangChain's plumbing are left out. Also
+counted: statements and commits per turn.
 
 Each conversation has its own user (the per-minute limit counts one user's recent
 questions). Every conversation of the bounded strategies takes one turn per round, so a
@@ -39,12 +40,12 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.llm.offline import OfflineChatModel
-from chat.memory.strategies import STRATEGIES
+from chat.memory.strategies import STRATEGIES, ViewRequest
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import session_factory, unit_of_work
 from chat.turn.engine import TurnEngine
-from chat.turn.store import finish_turn, open_turn
+from chat.turn.store import finish_turn, open_turn, save_progress
 
 SIZES = (10, 1_000, 10_000, 100_000)
 OTHER = 100_000
@@ -103,14 +104,21 @@ def one_turn(
         user_id=user_id,
         conversation_id=conversation_id,
         question=text_in,
+        new_title="bench",
+        instance_id=None,
     )
-    memory = setup.memory
-    assert memory is not None
-    service.claim(user_id=user_id, rows=rows, setup=setup)  # as TurnEngine._run does
-    history = service.get_history(str(user_id), str(conversation_id))
+    memory = STRATEGIES[setup.strategy_name]({})
+    request = ViewRequest(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        system_prompt=setup.system_prompt,
+        question=text_in,
+    )
+    history = service.get_history(str(user_id), str(conversation_id), request)
     question = HumanMessage(text_in, id=str(rows.human_id))
     sent = [SystemMessage(setup.system_prompt), *history.messages, question]
-    # the chain's save: it skips the rows of turns in flight, as in the app
+    save_progress(service.sessions, user_id=user_id, rows=rows, text=text_out[:10])
+    # the chain's own save: both rows are stored already, so it adds nothing
     history.add_messages([question, AIMessage(text_out, id=str(rows.reply_id))])
     finish_turn(
         service.sessions,
@@ -121,7 +129,6 @@ def one_turn(
         meta={"model": "offline", "strategy": history.strategy.name},
         sent=sent,
     )
-    service.release(user_id=user_id, rows=rows)
     elapsed = time.perf_counter() - started
     if counter is not None:
         counter.counting = False

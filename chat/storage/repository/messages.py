@@ -238,18 +238,19 @@ def recent_messages(
 
 def messages_from(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, start_position: int
-) -> list[Message]:
-    return list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.user_id == user_id,
-                Message.position >= start_position,
-            )
-            .order_by(Message.position)
-        ).all()
-    )
+) -> list[ViewRow]:
+    """Every message from `start_position` on, oldest first, with only the columns a view
+    uses (a full buffer reads the whole conversation: no metadata, no ORM objects)."""
+    rows = session.execute(
+        select(*_VIEW_COLUMNS)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.position >= start_position,
+        )
+        .order_by(Message.position)
+    ).all()
+    return typing.cast(list[ViewRow], rows)
 
 
 def last_turns(
