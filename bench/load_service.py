@@ -1,12 +1,12 @@
 """Load at the service level: many users chatting at once through the page's code path.
 
-50 users (threads) each run 20 turns exactly as pages/chat.py does: TurnEngine.send ->
-consume Turn.stream() -> turn.close() -> update_memory (stateful strategies only, as the
-page) -> name_conversation when the turn asks for a title. The services are the real
-build_services over a real engine from chat.storage.db.make_engine with a pool of 5 (overflow 0);
-the model is the real ChatOpenAI against tests/support/openai_server.py streaming at 20 ms
-per token (it answers "Echo: <question>", 12 to 42 chunks). The per-user message limit is raised
-out of the way (its query still runs).
+50 users (threads) each run 20 turns as pages/chat.py does: TurnEngine.send -> consume
+Turn.stream() -> wait for the engine's after-answer work (memory update, title). The
+services are the real build_services over a real engine from
+chat.storage.db.make_engine with a pool of 5 (overflow 0); the model is the real
+ChatOpenAI against tests/support/openai_server.py streaming at 20 ms per token (it answers
+"Echo: <question>", 12 to 42 chunks). The per-user message limit is raised out of the way
+(its query still runs).
 
 What is measured:
 - turns/s over the whole run, and errors (any exception, a failed summary update).
@@ -95,23 +95,17 @@ def user_loop(
             )
             record.sent = time.monotonic()
             conversation_id = turn.conversation_id
-            try:
-                for _piece in turn.stream():
-                    record.last_chunk = time.monotonic()
-                    record.first_chunk = record.first_chunk or record.last_chunk
-                    record.chunks += 1
-                    record.chunks_holding += holders.holding()
-            finally:
-                turn.close()
+            for _piece in turn.stream():
+                record.last_chunk = time.monotonic()
+                record.first_chunk = record.first_chunk or record.last_chunk
+                record.chunks += 1
+                record.chunks_holding += holders.holding()
             record.stream_closed = time.monotonic()
-            if STRATEGIES[turn.strategy_name].stateful:
-                update = services.turns.update_memory(
-                    user_id=user_id, conversation_id=conversation_id
-                )
-                if update.status == "failed":
-                    record.error = f"summary: {update.message}"
-            if turn.needs_title:
-                services.turns.name_conversation(turn)
+            # the engine's after-answer work (summary, user memory, title), as a page waits
+            if not turn.wait(60):
+                record.error = "the after-answer work did not end in 60 s"
+            elif turn.outcome.memory_notice:
+                record.error = f"summary: {turn.outcome.memory_notice}"
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
         record.done = time.monotonic()

@@ -57,6 +57,7 @@ def main() -> None:
                             first = time.perf_counter() - started
                     totals.append(time.perf_counter() - started)
                     firsts.append(first or 0.0)
+                    turn.wait(30)  # the after-answer work, before the next question
                     conversation_id = turn.conversation_id
                 firsts.sort()
                 print(
