@@ -135,9 +135,19 @@ def statements_in(text: str) -> list[str]:
     return found
 
 
+# "How do I brew tea?", "Should we book early?": asking for advice, not about the user.
+_ADVICE = re.compile(
+    r"^\W*(?:how\s+(?:do|can|could|should|would)|should|can|could|shall)\s+(?:i|we)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_about_the_user(text: str) -> bool:
-    """A question about something of the user's ("Where does my daughter go to school?")."""
-    return any(is_question(s) and about_the_user(s) for s in sentences(text))
+    """A question about something of the user's ("Where does my daughter go to school?"),
+    not one asking for advice ("How do I brew oolong tea?")."""
+    return any(
+        is_question(s) and about_the_user(s) and not _ADVICE.match(s) for s in sentences(text)
+    )
 
 
 _BLOCK_HEADING = re.compile(r"^[^\n]{0,80}:$")  # "Summary of the earlier conversation:"

@@ -15,11 +15,11 @@ from tests.support.factories import make_user
 
 
 def turn(services: Services, user: Account, text: str, cid: uuid.UUID | None) -> dict[str, Any]:
-    """One full turn as the page runs it (answer, then memory update); its context log."""
+    """One full turn (the answer, then the engine's memory update); its context log."""
     sent = services.turns.send(user_id=user.id, conversation_id=cid, text=text)
     "".join(sent.stream())
-    update = services.turns.update_memory(user_id=user.id, conversation_id=sent.conversation_id)
-    assert update.status != "failed"
+    assert sent.wait(30)
+    assert sent.outcome.memory_notice is None  # the summary did not fail
     assert sent.outcome.context is not None
     return {"cid": sent.conversation_id, **sent.outcome.context}
 

@@ -331,3 +331,14 @@ def test_title_names_the_topic() -> None:
         "Remote team rituals"
     )
     assert title_for("   ") == "New conversation"
+
+
+def test_a_question_asking_for_advice_is_not_searched_in_memory() -> None:
+    """ "How do I ...?" asks for help, not for something the user said: a topical answer,
+    not "I can't find anything about that"."""
+    model = OfflineChatModel()
+    for question in ("How do I brew oolong tea?", "Should we book the ferry early?"):
+        answer = model.invoke([HumanMessage(question)]).text
+        assert "can't find" not in answer
+    answer = model.invoke([HumanMessage("Where do I keep my passport?")]).text
+    assert "can't find" in answer  # about the user's own things: searched, and not found

@@ -61,7 +61,7 @@ def services_on(engine_url: Any, settings: Settings) -> Services:
 def answered(services: Services, user_id: uuid.UUID, text_: str, cid: uuid.UUID | None) -> Any:
     turn = services.turns.send(user_id=user_id, conversation_id=cid, text=text_)
     "".join(turn.stream())
-    services.turns.update_memory(user_id=user_id, conversation_id=turn.conversation_id)
+    assert turn.wait(30)  # the engine embeds the new messages after the answer
     return turn
 
 
