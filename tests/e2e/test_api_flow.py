@@ -54,13 +54,13 @@ def test_an_api_conversation_is_listed_opened_and_continued_in_the_page(
     send(page, "What is my name?")
     expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=20_000)
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text(
-        "Your name is Ada", timeout=30_000
+        "My name is Ada", timeout=30_000
     )
     wait_idle(page)
     history = api.get(f"/history/{conversation_id}").json()["messages"]
     assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
     assert history[2]["content"] == "What is my name?"
-    assert "Your name is Ada" in history[3]["content"] and history[3]["status"] == "complete"
+    assert "My name is Ada" in history[3]["content"] and history[3]["status"] == "complete"
     api.close()
 
 
