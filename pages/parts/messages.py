@@ -64,10 +64,15 @@ def draw_message(
             st.caption(answer_caption(message))
         if role == "assistant":
             draw_inspector(message, context_of)
+        # The actions' place is always taken, if only by nothing: a run that follows a new
+        # answer for a while would otherwise keep showing the previous run's buttons.
+        actions = st.empty()
         if is_last and role == "assistant":
-            draw_answer_actions(message)
-        if editable and role == "user":
-            draw_edit_action(message)
+            with actions.container():
+                draw_answer_actions(message)
+        elif editable and role == "user":
+            with actions.container():
+                draw_edit_action(message)
 
 
 def draw_status_note(message: StoredMessage) -> None:
