@@ -17,6 +17,9 @@ What is measured:
   once, followed by its complete echoed answer.
 - peak DB connections of the app (pg_stat_activity, application_name chat-app), sampled
   every 20 ms; the app's pool is the default (5 + overflow 5).
+- the app process's CPU time per completed turn (user + system, from /proc, sampled every
+  0.5 s, counted from the moment every browser has logged in), and its resident memory
+  before the browsers came and at the end, per browser session.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         python bench/load_server.py [--users 8 --seconds 120 --token-delay 0.02]
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import tempfile
 import threading
@@ -51,7 +55,7 @@ from sqlalchemy import Engine, text
 
 from chat.services import build_services
 from chat.settings import Settings
-from tests.support.app_server import running_app
+from tests.support.app_server import started_app
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.openai_server import FakeOpenAIServer
 
@@ -164,9 +168,35 @@ class Start:
         return self.at + self.seconds
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def watch_cpu(pid: int, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+    while not stop.wait(0.5):
+        samples.append((time.monotonic(), cpu_seconds(pid)))
+
+
+def cpu_since(samples: list[tuple[float, float]], since: float) -> float:
+    """CPU seconds from the sample nearest `since` to the last one."""
+    if not samples:
+        return 0.0
+    first = min(samples, key=lambda sample: abs(sample[0] - since))
+    return samples[-1][1] - first[1]
+
+
 async def drive(
     base_url: str, names: list[str], seconds: float, artifacts: Path
-) -> tuple[list[Browsing], float]:
+) -> tuple[list[Browsing], float, float]:
     runs = [Browsing(user=n, artifacts=artifacts) for n in range(len(names))]
     start = Start(len(names), seconds)
     async with async_playwright() as playwright:
@@ -178,7 +208,7 @@ async def drive(
             await asyncio.gather(*(chat(browser, base_url, n, run, start) for n, run in pairs))
         finally:
             await browser.close()
-    return runs, time.monotonic() - start.at
+    return runs, time.monotonic() - start.at, start.at
 
 
 def watch_connections(engine: Engine, stop: threading.Event, peak: list[int]) -> None:
@@ -213,14 +243,26 @@ def main() -> None:
         ]
         env = app_env(url, data_dir, server.base_url)
         stop, peak = threading.Event(), [0]
-        watcher = threading.Thread(target=watch_connections, args=(engine, stop, peak))
-        with running_app(env, log_path=Path(data_dir) / "app.log") as base_url:
-            watcher.start()
+        samples: list[tuple[float, float]] = []
+        with started_app(env, log_path=Path(data_dir) / "app.log") as app:
+            pid = app.process.pid
+            watchers = [
+                threading.Thread(target=watch_connections, args=(engine, stop, peak)),
+                threading.Thread(target=watch_cpu, args=(pid, stop, samples)),
+            ]
+            rss_before = resident_mb(pid)
+            for watcher in watchers:
+                watcher.start()
             try:
-                runs, wall = asyncio.run(drive(base_url, usernames, args.seconds, Path(data_dir)))
+                runs, wall, chatting_from = asyncio.run(
+                    drive(app.url, usernames, args.seconds, Path(data_dir))
+                )
             finally:
                 stop.set()
-                watcher.join()
+                for watcher in watchers:
+                    watcher.join()
+            rss_after = resident_mb(pid)
+            cpu = cpu_since(samples, chatting_from)
             load = machine_load()
         stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
     errors = sum((r.errors for r in runs), Counter())
@@ -237,6 +279,12 @@ def main() -> None:
             ("turns completed", len(turns)),
             ("wall s (after the logins)", f"{wall:.1f}"),
             ("turns/s", f"{len(turns) / wall:.2f}"),
+            (
+                "app CPU per turn ms (all of the process's threads)",
+                f"{cpu * 1000 / max(1, len(turns)):.0f}",
+            ),
+            ("app resident MB before / after", f"{rss_before:.0f} / {rss_after:.0f}"),
+            ("resident MB per browser session", f"{(rss_after - rss_before) / args.users:.1f}"),
             ("errors", f"{sum(errors.values())} {dict(errors) or ''}".strip()),
             ("time to first token p50 / p95 ms", p50_p95_ms(first)),
             ("turn (enter to answer, idle) p50 / p95 ms", p50_p95_ms(turns)),

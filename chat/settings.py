@@ -27,6 +27,9 @@ from pydantic_settings import (
 from chat.errors import ConfigurationError
 from chat.strength import weak_secret_reason
 
+# The built-in offline demo model's name (chat/llm/offline.py), among the model names.
+OFFLINE = "offline"
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 COOKIE_KEY_FILE = "cookie_key"
@@ -209,7 +212,7 @@ class Settings(BaseSettings):
 
     @property
     def model_choices(self) -> list[str]:
-        return ["offline"] if self.offline else list(self.models)
+        return [OFFLINE] if self.offline else list(self.models)
 
     def resolved_cookie_key(self) -> str:
         """The cookie signing key; for a local run, generated once and kept in data_dir."""

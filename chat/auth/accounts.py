@@ -299,9 +299,6 @@ class AccountService:
             )
         return now
 
-    def revoke_sessions(self, *, user_id: uuid.UUID) -> None:
-        self.end_sessions(user_id=user_id)
-
     def session_account(self, *, username: str, issued_at: float) -> Account | None:
         """The account behind a session that started at `issued_at` (unix time: a cookie's
         issue time, or a live session's login), or None if that session is no longer valid:

@@ -17,7 +17,7 @@ from chat.conversations.lab import LabTurn, conversation_transcript
 from chat.errors import InvalidInput, NotFound
 from chat.memory.strategies import STRATEGIES
 from chat.memory.summaries import summary_text
-from chat.settings import Settings
+from chat.settings import OFFLINE, Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 from chat.storage.liveness import STALE_TURN_AFTER
@@ -206,7 +206,7 @@ class ConversationService:
     def available_models(self) -> builtins.list[str]:
         """The configured models, plus the offline model (always there, needs no network)."""
         choices = builtins.list(self.settings.model_choices)
-        return choices if "offline" in choices else [*choices, "offline"]
+        return choices if OFFLINE in choices else [*choices, OFFLINE]
 
     def set_pinned(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, pinned: bool) -> None:
         with unit_of_work(self.sessions) as session:

@@ -10,9 +10,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from chat.settings import Settings
-
-OFFLINE = "offline"
+from chat.settings import OFFLINE, Settings
 
 
 def build_model(settings: Settings, name: str | None = None) -> BaseChatModel:

@@ -139,10 +139,17 @@ def test_invite_code_from_settings(svc: Services) -> None:
     configured = clocked(
         svc, Clock(), registration="invite", invite_code=SecretStr("a-long-configured-code")
     )
-    configured.registration.register(
+    with pytest.raises(InvalidInput, match="invite code is not valid"):
+        configured.registration.register(
+            username="guessed", email="g@example.com", password=PASSWORD,
+            invite_code="a-long-configured-cod",
+        )  # fmt: skip
+    invited = configured.registration.register(
         username="invited", email="i@example.com", password=PASSWORD,
         invite_code="a-long-configured-code",
     )  # fmt: skip
+    assert configured.accounts.get(username="invited") == invited
+    assert configured.accounts.get(username="guessed") is None
 
 
 def test_first_admin_from_settings_on_an_empty_database(

@@ -43,11 +43,16 @@ def test_daily_token_quota(services: Services) -> None:
 
 
 def test_limits_off_by_zero(services: Services) -> None:
+    """0 switches a limit off: more questions than the default per-minute limit (20) all go
+    through, and no token quota refuses them."""
     svc = _with(services, messages_per_minute=0, daily_token_quota=0)
     user = make_user(svc)
-    conversation, _ = chat_turn(svc, user, "a")
-    for text in "bcd":
-        chat_turn(svc, user, text, conversation)
+    conversation, _ = chat_turn(svc, user, "question 0")
+    for number in range(1, 25):
+        chat_turn(svc, user, f"question {number}", conversation)
+    view = svc.conversations.open(user_id=user.id, conversation_id=conversation)
+    questions = [m.content for m in view.messages if m.role == "human"]
+    assert questions == [f"question {number}" for number in range(25)]
 
 
 def test_a_refused_first_message_creates_no_conversation(services: Services) -> None:

@@ -32,7 +32,7 @@ def test_logout_revokes_cookies_issued_before_it(svc: Services, clock: Clock) ->
     issued = _login(svc, user.username, clock)
     assert svc.accounts.session_account(username=user.username, issued_at=issued)
     clock.advance(seconds=5)
-    svc.accounts.revoke_sessions(user_id=user.id)  # what the logout button does
+    svc.accounts.end_sessions(user_id=user.id)  # every session of the user ends
     assert svc.accounts.session_account(username=user.username, issued_at=issued) is None
     clock.advance(seconds=5)
     fresh = _login(svc, user.username, clock)

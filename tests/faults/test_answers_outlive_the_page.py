@@ -133,3 +133,28 @@ def test_stop_in_a_second_tab_stops_the_answer_started_in_the_first(
     time.sleep(2 * WORD_DELAY)
     assert stored(database_url, username, conversation_id)[1][2] == kept  # nothing more came
     context.close()
+
+
+def test_an_answer_generated_by_one_replica_is_followed_from_the_other(
+    browser: Browser, database_url: URL, make_account: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Two app processes on one database: a tab served by the second follows, from
+    PostgreSQL, the answer the first generates, to its end, once."""
+    username = make_account("replicas")
+    env = offline_env(database_url, tmp_path, token_delay=WORD_DELAY)  # one cookie key
+    with (
+        started_app(env, log_path=tmp_path / "first.log") as first,
+        started_app(env, log_path=tmp_path / "second.log") as second,
+    ):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        conversation_id = start_answer(context.new_page(), first.url, username)
+        other = context.new_page()  # cookies are per host, not per port: signed in there too
+        other.goto(f"{second.url}/?c={conversation_id}")
+        answer = other.get_by_test_id("stChatMessage").nth(1)
+        expect(answer).to_contain_text("Offline demo", timeout=30_000)
+        expect(other.get_by_role("button", name="Stop")).to_be_visible()  # still arriving
+        rows = wait_for_status(database_url, username, conversation_id, "complete", timeout=60)
+        final = rows[1][2]
+        expect(answer).to_contain_text(final[-40:], timeout=20_000)
+        assert answer.inner_text().count(final[:40]) == 1
+        context.close()
