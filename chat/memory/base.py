@@ -36,6 +36,7 @@ class ViewRequest:
     conversation_id: uuid.UUID
     system_prompt: str = ""
     question: str = ""
+    question_vector: tuple[float, ...] | None = None  # its embedding, when recall uses one
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class MemoryStrategy(ABC):
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         self.params = {**self.defaults, **(params or {})}
+
+    def prepare(self, request: ViewRequest) -> ViewRequest:
+        """What the strategy needs from outside the database before its read (an
+        embedding of the question), fetched with no connection held. Nothing by default."""
+        return request
 
     @abstractmethod
     def load(self, session: Session, request: ViewRequest) -> ContextView:

@@ -10,6 +10,7 @@ recalled (score, matched words), which the inspector shows.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage
@@ -68,6 +69,9 @@ class Recall(MemoryStrategy):
         "max_recalled": 8,
     }
 
+    def prepare(self, request: ViewRequest) -> ViewRequest:
+        return replace(request, question_vector=vectors.embed_question(request.question))
+
     def load(self, session: Session, request: ViewRequest) -> ContextView:
         user_id, conversation_id = request.user_id, request.conversation_id
         recent_budget = int(self.params["recent_tokens"])
@@ -114,7 +118,7 @@ class Recall(MemoryStrategy):
             session,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
-            question=question,
+            vector=request.question_vector,
             before_position=before_position,
             limit=3 * k,
         )

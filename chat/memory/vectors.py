@@ -5,8 +5,8 @@ On only when an embeddings model is configured (EMBEDDINGS_MODEL, chat.llm.facto
 build_embedder) and the database has pgvector. pgvector comes from the server: the embedded
 PostgreSQL ships it, Debian's packages do not. A configured server without it gets one clear
 log message, and recall uses full-text search alone. Messages are embedded after the answer
-(never before the first token), no connection held while the endpoint answers; only the new
-question is embedded while its view is read.
+(never before the first token), and the new question just before its view is read (recall's
+prepare), in both cases with no connection held while the endpoint answers.
 """
 
 from __future__ import annotations
@@ -60,6 +60,11 @@ class VectorSearch:
             self._available = available
         return self._available
 
+    @property
+    def ruled_out(self) -> bool:
+        """Off, or the database was found to have no pgvector: nothing to embed for."""
+        return self.embedder is None or self._available is False
+
 
 SEARCH = VectorSearch()
 
@@ -69,31 +74,39 @@ def configure(embedder: Embeddings | None, model: str = "") -> None:
     SEARCH.configure(embedder, model)
 
 
+def embed_question(question: str) -> tuple[float, ...] | None:
+    """The question's embedding, or None when no embeddings model is configured. Called
+    before the view's transaction: no connection is held while the endpoint answers. An
+    endpoint failure is logged and costs only the vector half of recall."""
+    if SEARCH.ruled_out or not question.strip():
+        return None
+    assert SEARCH.embedder is not None
+    try:
+        return tuple(SEARCH.embedder.embed_query(question))
+    except Exception:
+        log.exception("embedding the question failed; recall uses full-text search")
+        return None
+
+
 def similar(
     session: Session,
     *,
     user_id: uuid.UUID,
     conversation_id: uuid.UUID,
-    question: str,
+    vector: Sequence[float] | None,
     before_position: int,
     limit: int,
 ) -> list[RecalledRow]:
-    """The messages nearest to the question, or none when vector search is off. An
-    endpoint failure is logged and costs only the vector half of recall."""
-    if not question.strip() or not SEARCH.usable(session):
-        return []
-    assert SEARCH.embedder is not None
-    try:
-        vector = SEARCH.embedder.embed_query(question)
-    except Exception:
-        log.exception("embedding the question failed; recall uses full-text search")
+    """The messages nearest to the question's embedding, or none when there is none or
+    the database has no pgvector."""
+    if vector is None or not SEARCH.usable(session):
         return []
     return repository.similar_messages(
         session=session,
         user_id=user_id,
         conversation_id=conversation_id,
         model=SEARCH.model,
-        vector=vector,
+        vector=list(vector),
         before_position=before_position,
         limit=limit,
     )

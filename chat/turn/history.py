@@ -64,8 +64,9 @@ class PostgresChatHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        request = self.strategy.prepare(self.request)  # network work, before the transaction
         with unit_of_work(self.sessions) as session:
-            self.view = read_view(session, self.strategy, self.request)
+            self.view = read_view(session, self.strategy, request)
         return list(self.view.messages)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:

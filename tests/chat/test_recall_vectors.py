@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +39,22 @@ def vector_pg() -> Iterator[OwnPostgres]:
 def _no_embedder_left_behind() -> Iterator[None]:
     yield
     vectors.configure(None)
+
+
+class PoolWatchingEmbeddings(Embeddings):
+    """The configured embeddings, noting how many pooled connections are checked out
+    while the question's embedding is asked for."""
+
+    def __init__(self, inner: Any, engine: Any) -> None:
+        self.inner, self.engine = inner, engine
+        self.connections_at_query: list[int] = []
+
+    def embed_query(self, text: str) -> list[float]:
+        self.connections_at_query.append(self.engine.pool.checkedout())
+        return self.inner.embed_query(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
 
 
 def embedding_settings(settings: Settings, server: FakeOpenAIServer) -> Settings:
@@ -84,8 +101,13 @@ def test_vector_similarity_is_fused_with_full_text_search(
     for index in range(8):
         answered(services, alice.id, f"Give me three tips about topic number {index}.", cid)
     bobs = answered(services, bob.id, "The harbour cottage has a red door.", None)
+    watched = PoolWatchingEmbeddings(vectors.SEARCH.embedder, services.engine)
+    vectors.configure(watched, vectors.SEARCH.model)
 
     turn = answered(services, alice.id, "What colour is the harbour door?", cid)
+
+    # the question was embedded with no database connection checked out
+    assert watched.connections_at_query == [0]
 
     recalled = [b for b in turn.outcome.context["blocks"] if b["kind"] == "recalled"]
     assert recalled[0]["content"] == "The harbour cottage has a blue door."
