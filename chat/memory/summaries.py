@@ -85,6 +85,15 @@ class _Summarised(MemoryStrategy):
             summary=summary.content if summary else None,
         )
 
+    def _summary(self, session: Session, request: ViewRequest) -> tuple[SummaryState | None, int]:
+        """This strategy's summary and the newest settled position, in one read."""
+        return repository.summary_and_last_settled(
+            session=session,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            strategy=self.name,
+        )
+
     def _fold_until(
         self, *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
     ) -> int:
@@ -157,17 +166,11 @@ class RunningSummary(_Summarised):
     description = "A summary of everything so far, updated after each answer, plus the new input."
 
     def load(self, session: Session, request: ViewRequest) -> ContextView:
-        user_id, conversation_id = request.user_id, request.conversation_id
-        summary, end = repository.summary_and_last_settled(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            strategy=self.name,
-        )
+        summary, end = self._summary(session, request)
         return self._view(
             session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
             summary=summary,
             buffer=[],
             buffer_start=end + 1,
@@ -212,22 +215,17 @@ class SummaryBuffer(_Summarised):
         return rows, last_settled + 1
 
     def load(self, session: Session, request: ViewRequest) -> ContextView:
-        user_id, conversation_id = request.user_id, request.conversation_id
+        summary, last_settled = self._summary(session, request)
         buffer, start = self._buffer(
             session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-        )
-        summary, _ = repository.summary_and_last_settled(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            strategy=self.name,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            last_settled=last_settled,
         )
         return self._view(
             session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
             summary=summary,
             buffer=buffer,
             buffer_start=start,

@@ -77,16 +77,6 @@ class ContextRecorder(BaseCallbackHandler):
 
 
 @dataclass(frozen=True)
-class AnswerProgress:
-    """Where an answer stands, for a page that shows it as it grows."""
-
-    text: str
-    status: str  # pending while it streams, then complete | interrupted | error
-    settled: bool  # stored, and the after-answer work (summary, title) done
-    memory_notice: str | None = None
-
-
-@dataclass(frozen=True)
 class MemoryUpdate:
     status: str  # unchanged (stateless strategy) | updated | failed
     message: str | None = None
@@ -241,33 +231,6 @@ class TurnEngine:
         if turn is not None:
             return turn.stream()
         return self._follow_stored(user_id=user_id, reply_id=reply_id)
-
-    def progress(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> AnswerProgress:
-        """The answer's text so far and its status: from this process's handle when it
-        generates it, else as stored (another process generates it, or it has ended)."""
-        turn = self.live_turn(user_id=user_id, reply_id=reply_id)
-        if turn is not None:
-            return AnswerProgress(
-                text=turn.text_so_far(),
-                status=turn.outcome.status if turn.finished else "pending",
-                settled=turn.settled,
-                memory_notice=turn.outcome.memory_notice,
-            )
-        with unit_of_work(self.sessions) as session:
-            message = repository.get_message(session=session, user_id=user_id, message_id=reply_id)
-            if message.status == "pending":  # its process may have died meanwhile
-                repository.settle_stale_turns(
-                    session=session,
-                    user_id=user_id,
-                    conversation_id=message.conversation_id,
-                    older_than=STALE_TURN_AFTER,
-                )
-                session.refresh(message)
-            return AnswerProgress(
-                text=message.content,
-                status=message.status,
-                settled=message.status != "pending",
-            )
 
     def _follow_stored(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Iterator[str]:
         shown = 0

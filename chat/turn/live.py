@@ -129,10 +129,6 @@ class Turn:
             self._stop.set()
             self._changed.notify_all()
 
-    @property
-    def settled(self) -> bool:
-        return self._settled.is_set()
-
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the answer is stored and the after-answer work (summary, title) is
         done. Returns False on timeout."""
