@@ -62,7 +62,7 @@ def normalise(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
 
 
-_ABBREVIATION = re.compile(  # "Mr. Okafor", "St. Anne's", "J. R. R.", "e.g." end no sentence
+_ABBREVIATION = re.compile(  # "Dr. Ito", "St. Paul's", "J. R. R.", "e.g." end no sentence
     r"(?:^|\s)(?:mrs?|ms|dr|st|prof|sr|jr|mt|vs|etc|e\.g|i\.e|a\.m|p\.m|[A-Z])\.$",
     re.IGNORECASE,
 )
@@ -70,7 +70,7 @@ _ABBREVIATION = re.compile(  # "Mr. Okafor", "St. Anne's", "J. R. R.", "e.g." en
 
 def sentences(text: str) -> list[str]:
     """The sentences of `text` (and its lines), trimmed, in order. A period after a title
-    or an initial ("St. Anne's", "Mr. Okafor") does not end a sentence."""
+    or an initial ("St. Paul's", "Dr. Ito") does not end a sentence."""
     out: list[str] = []
     for line in normalise(text).splitlines():
         joined: list[str] = []
@@ -193,8 +193,8 @@ def _frame(tokens: list[str]) -> tuple[list[str], str, str] | None:
 
 
 def supersedes(newer: str, older: str) -> bool:
-    """Whether `newer` restates `older` with another value ("My manager is Priya." ->
-    "My new manager is Daniel."; "I live in Ghent." -> "I live in Utrecht now."): the
+    """Whether `newer` restates `older` with another value ("My coach is Ana." ->
+    "My new coach is Ben."; "I live in Lyon." -> "I live in Porto now."): the
     older's frame recurs in the newer statement, followed by another word."""
     frame = _frame(words(older))
     if frame is None:

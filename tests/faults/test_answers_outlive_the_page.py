@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
 
-from chat.storage import repository
 from pages.parts.messages import STOPPED_NOTE
 from tests.support.app_server import offline_env, started_app
 from tests.support.browser import log_in, send, wait_for_cookie, wait_idle
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, stored_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -28,27 +25,13 @@ QUESTION = "Tell me a long story about tea and the sea."
 WORD_DELAY = 0.15  # the offline model's answer then takes about six seconds
 
 
-def stored(database_url: URL, username: str, conversation_id: uuid.UUID) -> list[tuple]:
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            user = repository.get_user_by_username(session=session, username=username)
-            assert user is not None
-            rows = repository.recent_messages(
-                session=session, user_id=user.id, conversation_id=conversation_id, limit=10
-            )
-            return [(r.role, r.status, r.content, dict(r.meta or {})) for r in rows]
-    finally:
-        engine.dispose()
-
-
 def wait_for_status(
     database_url: URL, username: str, conversation_id: uuid.UUID, status: str, timeout: float
 ) -> list[tuple]:
     deadline = time.monotonic() + timeout
     while True:
-        rows = stored(database_url, username, conversation_id)
-        if rows and rows[-1][1] == status:
+        rows = stored_rows(database_url, username, conversation_id)
+        if rows and rows[-1][2] == status:
             return rows
         if time.monotonic() > deadline:
             raise AssertionError(f"the answer never became {status}: {rows}")
@@ -86,11 +69,11 @@ def test_reload_mid_answer_follows_it_to_the_end_stored_once(
     answer = page.get_by_test_id("stChatMessage").nth(1)
     expect(answer).to_contain_text("Offline demo", timeout=30_000)  # shown from the start
     rows = wait_for_status(database_url, username, conversation_id, "complete", timeout=60)
-    assert [(role, status) for role, status, _, _ in rows] == [
+    assert [(role, status) for _, role, status, _, _ in rows] == [
         ("human", "complete"),
         ("ai", "complete"),
     ]
-    final = rows[1][2]
+    final = rows[1][3]
     expect(answer).to_contain_text(final[-40:], timeout=15_000)  # the whole of it, once
     assert answer.inner_text().count(final[:40]) == 1
 
@@ -102,11 +85,11 @@ def test_closing_the_tab_mid_answer_does_not_stop_it(
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     conversation_id = start_answer(page, slow_app, username)
-    partial = stored(database_url, username, conversation_id)[1]
-    assert partial[1] == "pending"
+    partial = stored_rows(database_url, username, conversation_id)[1]
+    assert partial[2] == "pending"
     context.close()  # the tab, and the browser's session with it, are gone
     rows = wait_for_status(database_url, username, conversation_id, "complete", timeout=60)
-    assert len(rows[1][2]) > len(partial[2]) and "tea and the sea" in rows[1][2]
+    assert len(rows[1][3]) > len(partial[3]) and "tea and the sea" in rows[1][3]
 
 
 def test_stop_in_a_second_tab_stops_the_answer_started_in_the_first(
@@ -122,7 +105,7 @@ def test_stop_in_a_second_tab_stops_the_answer_started_in_the_first(
     expect(stop).to_be_visible(timeout=30_000)
     stop.click()
     rows = wait_for_status(database_url, username, conversation_id, "interrupted", timeout=15)
-    kept = rows[1][2]
+    kept = rows[1][3]
     assert kept and "tea and the sea" not in kept  # stopped well before the end
     for page in (first, second):
         answer = page.get_by_test_id("stChatMessage").nth(1)
@@ -131,7 +114,7 @@ def test_stop_in_a_second_tab_stops_the_answer_started_in_the_first(
         expect(page.get_by_role("button", name="Stop")).to_have_count(0)
         expect(page.get_by_role("button", name="Regenerate")).to_have_count(0)
     time.sleep(2 * WORD_DELAY)
-    assert stored(database_url, username, conversation_id)[1][2] == kept  # nothing more came
+    assert stored_rows(database_url, username, conversation_id)[1][3] == kept  # nothing more came
     context.close()
 
 
@@ -154,7 +137,7 @@ def test_an_answer_generated_by_one_replica_is_followed_from_the_other(
         expect(answer).to_contain_text("Offline demo", timeout=30_000)
         expect(other.get_by_role("button", name="Stop")).to_be_visible()  # still arriving
         rows = wait_for_status(database_url, username, conversation_id, "complete", timeout=60)
-        final = rows[1][2]
+        final = rows[1][3]
         expect(answer).to_contain_text(final[-40:], timeout=20_000)
         assert answer.inner_text().count(final[:40]) == 1
         context.close()

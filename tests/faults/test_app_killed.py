@@ -15,34 +15,16 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
 
-from chat.storage import repository
 from pages.parts.messages import STATUS_NOTES
 from tests.support.app_server import offline_env, started_app
 from tests.support.browser import click_until, log_in, send, wait_for_cookie, wait_idle
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, stored_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 QUESTION = "Tell me a long story about tea and the sea."
-
-
-def stored(database_url: URL, username: str, conversation_id: uuid.UUID) -> list[tuple]:
-    """The rows as they are, read without the app (opening a conversation settles it)."""
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            user = repository.get_user_by_username(session=session, username=username)
-            assert user is not None
-            rows = repository.recent_messages(
-                session=session, user_id=user.id, conversation_id=conversation_id, limit=10
-            )
-            return [(r.id, r.role, r.status, r.content, dict(r.meta or {})) for r in rows]
-    finally:
-        engine.dispose()
 
 
 def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
@@ -68,7 +50,7 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
         os.kill(app.process.pid, signal.SIGKILL)
         app.process.wait(timeout=10)
 
-    rows = stored(database_url, username, conversation_id)
+    rows = stored_rows(database_url, username, conversation_id)
     assert [(role, status) for _, role, status, _, _ in rows] == [
         ("human", "pending"),
         ("ai", "pending"),
@@ -88,14 +70,14 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
         expect(messages.nth(1)).to_contain_text(flushed)
         retry = page.get_by_role("button", name="Retry")
         expect(retry).to_be_visible()
-        assert [(role, status) for _, role, status, _, _ in stored(
+        assert [(role, status) for _, role, status, _, _ in stored_rows(
             database_url, username, conversation_id
         )] == [("human", "complete"), ("ai", "interrupted")]  # fmt: skip
 
         click_until(page, retry, page.get_by_role("button", name="Regenerate"))
         expect(messages.nth(1)).to_contain_text("tea and the sea", timeout=30_000)
         expect(messages).to_have_count(2)
-        final = stored(database_url, username, conversation_id)
+        final = stored_rows(database_url, username, conversation_id)
         assert [(row_id, role, status) for row_id, role, status, _, _ in final] == [
             (human_id, "human", "complete"),
             (reply_id, "ai", "complete"),

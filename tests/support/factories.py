@@ -5,8 +5,13 @@ from __future__ import annotations
 import itertools
 import uuid
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
 from chat.auth.accounts import Account
 from chat.services import Services
+from chat.storage import repository
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -90,3 +95,19 @@ def last_context(services: Services, user_id: uuid.UUID, conversation_id: uuid.U
     )
     assert context is not None
     return context
+
+
+def stored_rows(database_url: URL, username: str, conversation_id: uuid.UUID) -> list[tuple]:
+    """A conversation's rows as they are, read without the app (opening a conversation in
+    the app settles it): (id, role, status, content, meta), oldest first."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user = repository.get_user_by_username(session=session, username=username)
+            assert user is not None
+            rows = repository.recent_messages(
+                session=session, user_id=user.id, conversation_id=conversation_id, limit=10
+            )
+            return [(r.id, r.role, r.status, r.content, dict(r.meta or {})) for r in rows]
+    finally:
+        engine.dispose()
