@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.errors import ChatError
+from chat.markup import plain
 from pages.support import runtime
 
 services = runtime.services()
@@ -80,7 +81,7 @@ for fact in overview.facts:
         source = fact.conversation_title or (
             "added by you" if fact.origin == "added" else "a deleted conversation"
         )
-        st.caption(f"From {source} · {fact.created_at:%Y-%m-%d %H:%M}")
+        st.caption(f"From {plain(source)} · {fact.created_at:%Y-%m-%d %H:%M}")
         text = st.text_input("Fact", value=fact.content, key=f"fact-{fact.id}")
         edit, delete = st.columns(2)
         if edit.button("Save", key=f"save-{fact.id}", disabled=text == fact.content):

@@ -94,3 +94,20 @@ def test_the_inspector_shows_the_user_memory_block_with_its_tokens(
     )
     assert "1 fact you told the assistant (Memory page)" in [c.value for c in inspector.caption]
     assert any("My cat is called Miso." in t.value for t in inspector.text)
+
+
+def test_a_facts_source_title_is_plain_text(app_services: Services) -> None:
+    """A conversation title is the user's or a model's text: shown as the source of a fact,
+    it loads nothing (an image in it stays characters)."""
+    alice = make_user(app_services)
+    learnt(app_services, alice, "My sister is called Ingrid.")
+    [fact] = app_services.memory.overview(user_id=alice.id).facts
+    assert fact.conversation_id is not None
+    app_services.conversations.rename(
+        user_id=alice.id,
+        conversation_id=fact.conversation_id,
+        title="![x](http://127.0.0.1:9/t.png)",
+    )
+    app = memory_page(alice)
+    sources = [c.value for c in app.caption if c.value.startswith("From ")]
+    assert sources and all("![x](" not in value for value in sources)
