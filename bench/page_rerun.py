@@ -64,6 +64,12 @@ def cpu_of(action: Callable[[], object]) -> float:
     return (time.process_time() - started) * 1000
 
 
+def print_profile(profile: cProfile.Profile, lines: int) -> None:
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(lines)
+    print(out.getvalue())
+
+
 def signed_in_app(username: str, conversation_id: str) -> AppTest:
     app = AppTest.from_file(ENTRY_POINT, default_timeout=120).run()
     fields: dict[str, Any] = {}
@@ -87,7 +93,13 @@ def show_earlier(app: AppTest) -> bool:
 
 
 def visible(app: AppTest) -> int:
-    return len(app.chat_message)
+    """Messages on screen: drawn one by one, or together as earlier messages."""
+    earlier = sum(
+        element.proto.body.count('class="earlier-message')
+        for element in app.get("html")
+        if hasattr(element, "proto")
+    )
+    return len(app.chat_message) + earlier
 
 
 def main() -> None:
@@ -138,19 +150,23 @@ def main() -> None:
                 PROFILE.clear()
             earlier = None
             if size < max(sizes):
+                if args.profile:
+                    PROFILE.append(cProfile.Profile())
                 earlier = cpu_of(lambda: show_earlier(app))
+                if args.profile:
+                    print(f"Show earlier from {shown}:")
+                    print_profile(PROFILE.pop(), 15)
             rows.append((shown, statistics.median(whole), min(whole), earlier))
         base = rows[0][1]
-        print(f"{'visible':>8} {'page run ms CPU':>16} {'min':>7} {'x first':>8} {'show earlier ms':>16}")
+        header = ("visible", "page run ms CPU", "min", "x first", "show earlier ms")
+        print("{:>8} {:>16} {:>7} {:>8} {:>16}".format(*header))
         for shown, median, least, earlier in rows:
             after = f"{earlier:16.0f}" if earlier is not None else f"{'-':>16}"
             print(f"{shown:>8} {median:16.0f} {least:7.0f} {median / base:8.2f} {after}")
         print("\ntarget: the page run at the largest size at most 1.5x the first")
         if profile_of_largest is not None:
-            out = io.StringIO()
-            stats = pstats.Stats(profile_of_largest, stream=out).sort_stats("cumulative")
-            stats.print_stats(30)
-            print(out.getvalue())
+            print(f"A run of the page at {rows[-1][0]} visible:")
+            print_profile(profile_of_largest, 30)
         services.turns.drain(timeout=60)
         runtime.services.clear()
 

@@ -7,7 +7,9 @@ secret to that server: the classic exfiltration channel of prompt injection. So:
 
 - messages keep their Markdown, but every image becomes a link (`inert_markdown`): nothing
   is fetched unless the reader clicks, and the page says why the image is not shown;
-- labels (titles, names) are plain text (`plain`): no Markdown at all.
+- labels (titles, names) are plain text (`plain`): no Markdown at all;
+- earlier messages drawn together as one block of HTML (`message_html`) are rendered here,
+  with raw HTML shown as text, images as links and only web and mail links kept.
 
 The Content-Security-Policy (chat/web/headers.py) is the second line: even an image that
 slipped through is not loaded from another origin.
@@ -15,8 +17,15 @@ slipped through is not loaded from another origin.
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
 
 IMAGES_AS_LINKS_NOTE = (
     "Images from other sites are shown as links, not loaded: loading one would tell that "
@@ -84,3 +93,45 @@ def inert_stream(chunks: Iterable[str]) -> Iterator[str]:
             yield _IMAGE_START.sub("!\\\\", text)
     if pending:
         yield pending
+
+
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?!/))", re.IGNORECASE)
+_LINK_ATTRIBUTES = {"rel": "nofollow noopener noreferrer", "target": "_blank"}
+
+
+def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    for name, value in _LINK_ATTRIBUTES.items():
+        tokens[idx].attrSet(name, value)
+    rendered: str = self.renderToken(tokens, idx, options, env)
+    return rendered
+
+
+def _image_as_link(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    image = tokens[idx]
+    alt = escapeHtml(self.renderInlineAsText(image.children or [], options, env)) or "image"
+    source = escapeHtml(str(image.attrGet("src") or ""))
+    attributes = " ".join(f'{name}="{value}"' for name, value in _LINK_ATTRIBUTES.items())
+    return f'!<a href="{source}" {attributes}>{alt}</a>'
+
+
+def _markdown_renderer() -> MarkdownIt:
+    renderer = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
+        ["table", "strikethrough"]
+    )
+    renderer.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))  # type: ignore[method-assign]
+    renderer.add_render_rule("link_open", _link_open)
+    renderer.add_render_rule("image", _image_as_link)
+    return renderer
+
+
+_RENDERER = _markdown_renderer()
+
+
+@lru_cache(maxsize=4096)
+def message_html(text: str, *, literal: bool) -> str:
+    """A message as HTML that loads and runs nothing: Markdown (a model's answer) with raw
+    HTML escaped, images as links and only web and mail links; or, `literal`, the text
+    exactly as typed (a person's message), to be shown with its line breaks kept."""
+    if literal:
+        return html.escape(text)
+    return _RENDERER.render(text)

@@ -30,13 +30,12 @@ from pages.parts.economics import draw_economics
 from pages.parts.memory_panel import draw_memory_panel
 from pages.parts.messages import (
     EDIT_KEY,
-    MEMORY_NOTICE_KEY,
     REGENERATE_KEY,
     RETRY_KEY,
+    draw_earlier,
     draw_markdown,
     draw_message,
-    follow_answer,
-    rerun_pane,
+    follow_turn,
 )
 from pages.parts.sidebar import draw_sidebar, open_conversation
 from pages.support import runtime
@@ -159,28 +158,38 @@ def draw_refused_draft() -> None:
 
 
 @st.fragment
-def stored_messages(conversation_id: uuid.UUID, found: uuid.UUID | None) -> None:
-    """The conversation as stored, but for an answer still being generated (followed
-    below the fragment)."""
+def stored_messages(
+    conversation_id: uuid.UUID, found: uuid.UUID | None, following: uuid.UUID | None
+) -> None:
+    """The conversation as stored, up to the turn the page follows (drawn below the
+    fragment by the run that follows it, and left there when the fragment reruns alone)."""
     shown = int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT))
     try:
         view = services.conversations.open(
-            user_id=account.id, conversation_id=conversation_id, limit=shown, at_message=found
+            user_id=account.id,
+            conversation_id=conversation_id,
+            limit=shown,
+            at_message=found,
+            contexts=RECENT + 2,  # the inspectors of the messages drawn one by one
         )
     except ChatError as exc:
         st.error(exc.user_message)
         return
     if not view.messages:
         st.caption("No messages yet. Type below to start.")
-    if view.earlier and st.button(
-        f"Show earlier messages ({view.earlier} not shown)",
-        icon=":material/expand_less:",
-        key="show-earlier",
-    ):
-        st.session_state[f"{SHOWN_PREFIX}{conversation_id}"] = len(view.messages) + RECENT
-        rerun_pane()
-    messages = view.messages[:-1] if in_flight(view) else view.messages
-    settled = len(messages) == len(view.messages)
+    if view.earlier:
+        st.button(
+            f"Show earlier messages ({view.earlier} not shown)",
+            icon=":material/expand_less:",
+            key="show-earlier",
+            on_click=show_more,  # before this run of the pane, which draws them
+            args=(conversation_id, len(view.messages) + RECENT),
+        )
+    messages = before_turn(view.messages, following)
+    if len(messages) > RECENT:  # shown with "Show earlier" (or to reach a search result)
+        draw_earlier(messages[:-RECENT], found)
+        messages = messages[-RECENT:]
+    settled = following is None and in_flight(view) is None
     for index, message in enumerate(messages):
         draw_message(
             message,
@@ -191,13 +200,31 @@ def stored_messages(conversation_id: uuid.UUID, found: uuid.UUID | None) -> None
         )
 
 
+def show_more(conversation_id: uuid.UUID, count: int) -> None:
+    st.session_state[f"{SHOWN_PREFIX}{conversation_id}"] = count
+
+
+def before_turn(messages: list[StoredMessage], reply_id: uuid.UUID | None) -> list[StoredMessage]:
+    """The messages before the question of the answer `reply_id` (all, without one)."""
+    for index, message in enumerate(messages):
+        if message.id == reply_id:
+            return messages[: max(index - 1, 0)]
+    return messages
+
+
 prompt = st.chat_input("Message", key=runtime.CHAT_INPUT_KEY)  # pinned to the bottom
 current = url_id("c", "conversation")
 found_message = url_id("m", "message")
-header: ConversationView | None = None
-if current is not None:
+
+
+def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
+    """The conversation's settings and its last exchange; None for a new chat."""
+    if conversation_id is None:
+        return None
     try:
-        header = services.conversations.open(user_id=account.id, conversation_id=current, limit=2)
+        return services.conversations.open(
+            user_id=account.id, conversation_id=conversation_id, limit=2
+        )
     except NotFound:
         sidebar(None, None)
         st.error("Conversation not found.")
@@ -207,6 +234,18 @@ if current is not None:
         sidebar(None, None)
         st.error(exc.user_message)
         st.stop()
+
+
+header = open_header(current)
+
+
+def renamed(before: ConversationView) -> bool:
+    """Whether the conversation was named after its first answer (by the model)."""
+    if before.messages[0].position != 1:
+        return False
+    after = open_header(before.id)
+    return after is not None and after.title != before.title
+
 
 # What this run does: start an answer (asked for by a button, the message box, or a message
 # that waited for the last answer), follow the one in progress, or just draw.
@@ -222,12 +261,14 @@ elif turn is None and arriving is None:
         turn = send(current, text)
 if turn is not None:
     current = turn.conversation_id
+    header = open_header(current)  # with the new question and its answer on the way
+    arriving = in_flight(header)
 
 sidebar(current, header)
-if header is None and turn is None:
+if header is None:
     st.title("New chat")
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
-elif header is not None:
+else:
     title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
     title_column.title(plain(header.title))
     with settings_column:
@@ -235,14 +276,12 @@ elif header is not None:
     draw_economics(services, account.id, header.id)
 
 if current is not None:
-    stored_messages(current, found_message)
-notice = st.session_state.pop(MEMORY_NOTICE_KEY, None)
-if notice:
-    st.warning(notice, icon=":material/warning:")
+    stored_messages(current, found_message, arriving.id if arriving else None)
 draw_refused_draft()
 
-following = turn.reply_id if turn is not None else arriving.id if arriving else None
-if following is not None:
-    follow_answer(services, account.id, following)
+if header is not None and arriving is not None:
+    question, reply = header.messages[-2], arriving
+    follow_turn(services, account.id, question, reply, context_of=context_of)
     draw_queued(current)
-    st.rerun()  # the answer is stored: draw it with its actions, and the sidebar anew
+    if st.session_state.get(QUEUED_KEY) or renamed(header):
+        st.rerun()  # send what waited; or show the conversation's new name everywhere

@@ -22,6 +22,7 @@ from chat.storage import repository
 from chat.storage.db import unit_of_work
 from chat.storage.liveness import STALE_TURN_AFTER
 from chat.storage.repository import ConversationSummary, SearchHit
+from chat.storage.tables import Message
 from chat.validation import SEARCH, SYSTEM_PROMPT, clean, validate_title
 
 
@@ -82,6 +83,16 @@ class ConversationService:
                 session=session, user_id=user_id, limit=limit, offset=offset, after=after
             )
 
+    def message(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> StoredMessage:
+        """One of the user's messages with its context log (e.g. an answer just finished).
+        NotFound when it is not this user's."""
+        with unit_of_work(self.sessions) as session:
+            row = repository.get_message(session=session, user_id=user_id, message_id=message_id)
+            logs = repository.context_logs(
+                session=session, user_id=user_id, message_ids=[row.id] if row.role == "ai" else []
+            )
+            return stored_message(row, logs[row.id].payload if row.id in logs else None)
+
     def open(
         self,
         *,
@@ -89,9 +100,11 @@ class ConversationService:
         conversation_id: uuid.UUID,
         limit: int = 200,
         at_message: uuid.UUID | None = None,
+        contexts: int | None = None,
     ) -> ConversationView:
-        """The conversation with its most recent `limit` messages and their context logs,
-        extended back to `at_message` (a search result) when it is older than that.
+        """The conversation with its most recent `limit` messages and their context logs
+        (of the last `contexts` messages only, when given), extended back to `at_message`
+        (a search result) when it is older than that.
         An answer whose process died mid-stream is shown, and stored, as interrupted.
         NotFound when it is not this user's."""
         with unit_of_work(self.sessions) as session:
@@ -120,20 +133,14 @@ class ConversationService:
             logs = repository.context_logs(
                 session=session,
                 user_id=user_id,
-                message_ids=[row.id for row in rows if row.role == "ai"],
+                message_ids=[
+                    row.id
+                    for row in (rows if contexts is None else rows[len(rows) - contexts :])
+                    if row.role == "ai"
+                ],
             )
             messages = [
-                StoredMessage(
-                    id=row.id,
-                    position=row.position,
-                    role=row.role,
-                    content=row.content,
-                    status=row.status,
-                    token_count=row.token_count,
-                    meta=dict(row.meta or {}),
-                    created_at=row.created_at,
-                    context=dict(logs[row.id].payload) if row.id in logs else None,
-                )
+                stored_message(row, logs[row.id].payload if row.id in logs else None)
                 for row in rows
             ]
             return ConversationView(
@@ -338,3 +345,17 @@ def group_by_age(
         else:
             groups["Older"].append(item)
     return [(name, rows) for name, rows in groups.items() if rows]
+
+
+def stored_message(row: Message, context: dict[str, Any] | None) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        position=row.position,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        token_count=row.token_count,
+        meta=dict(row.meta or {}),
+        created_at=row.created_at,
+        context=dict(context) if context is not None else None,
+    )

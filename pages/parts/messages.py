@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
-from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream
+from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream, message_html
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
@@ -18,7 +18,6 @@ from pages.parts.inspector import ContextOf, draw_inspector
 RETRY_KEY = "_retry"
 REGENERATE_KEY = "_regenerate"
 EDIT_KEY = "_edit"
-MEMORY_NOTICE_KEY = "_memory_notice"
 # Stopped before any text arrived, or its process ended mid-answer (only finished text is
 # stored): nothing of it is kept, and saying so beats an empty bubble.
 LOST_ANSWER_NOTE = "This answer was interrupted before any of it was saved. Retry to ask again."
@@ -27,6 +26,47 @@ STATUS_NOTES = {
     "pending": "Answer in progress…",
 }
 STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
+
+
+# Earlier messages (beyond the most recent ones) are one block of HTML: a page that shows
+# hundreds of them costs about what one with a few dozen does. Colours are translucent so
+# that they suit the light and the dark theme.
+EARLIER_STYLE = """<style>
+.earlier-messages { display: flex; flex-direction: column; gap: 0.75rem; }
+.earlier-message { padding: 0.5rem 1rem; border-radius: 0.5rem; overflow-wrap: anywhere; }
+.earlier-message.user { background: rgba(128, 128, 128, 0.08); }
+.earlier-message.found { outline: 2px solid rgba(47, 111, 237, 0.8); }
+.earlier-message .who { font-size: 0.8rem; opacity: 0.7; margin-bottom: 0.25rem; }
+.earlier-message .literal { white-space: pre-wrap; }
+.earlier-message pre { white-space: pre-wrap; padding: 0.5rem; border-radius: 0.25rem;
+  background: rgba(128, 128, 128, 0.12); }
+.earlier-message p:last-child { margin-bottom: 0; }
+</style>"""
+EARLIER_NOTE = (
+    "Earlier messages are shown as text: the context inspector and the actions are under "
+    "the most recent ones."
+)
+
+
+def draw_earlier(messages: list[StoredMessage], found: uuid.UUID | None) -> None:
+    """Messages shown with "Show earlier", as one element."""
+    parts = []
+    for message in messages:
+        human = message.role == "human"
+        classes = ["earlier-message", "user" if human else "assistant"]
+        if message.id == found:
+            classes.append("found")
+        text = message_html(message.content, literal=human)
+        status = "" if message.status == "complete" else f" · {message.status}"
+        parts.append(
+            f'<div class="{" ".join(classes)}" id="message-{message.id}">'
+            f'<div class="who">{"You" if human else "Assistant"}{status}</div>'
+            f'<div class="{"literal" if human else "markdown"}">{text}</div></div>'
+        )
+    st.html(EARLIER_STYLE)  # reviewed: app-made, no user text
+    body = f'<div class="earlier-messages">{"".join(parts)}</div>'
+    st.html(body)  # reviewed: text through message_html
+    st.caption(EARLIER_NOTE)
 
 
 def draw_markdown(text: str) -> None:
@@ -129,39 +169,48 @@ def answer_caption(message: StoredMessage) -> str:
     return " · ".join(parts)
 
 
-def follow_answer(services: Services, user_id: uuid.UUID, reply_id: uuid.UUID) -> None:
-    """Show an answer as it is generated, with a Stop button, until it ends. The worker
-    generates it, not this script: leaving the page does not stop it. Called by the page
-    itself, not a fragment, so that a click on Stop interrupts this run at once."""
-    with st.chat_message("assistant"):
+def follow_turn(
+    services: Services,
+    user_id: uuid.UUID,
+    question: StoredMessage,
+    reply: StoredMessage,
+    *,
+    context_of: ContextOf,
+) -> None:
+    """Show a question and its answer as the answer is generated, with a Stop button, then
+    the answer as stored with its actions: the run that started the answer ends drawing it,
+    without a second run of the page. The worker generates it, not this script: leaving the
+    page does not stop it. Called by the page itself, not a fragment, so that a click on
+    Stop interrupts this run at once."""
+    question_slot, answer_slot = st.empty(), st.empty()
+    with question_slot.container():
+        draw_message(question, context_of=context_of, is_last=False)
+    with answer_slot.container(), st.chat_message("assistant"):
         st.button(
             "Stop",
             icon=":material/stop_circle:",
-            key=f"stop-{reply_id}",
+            key=f"stop-{reply.id}",
             type="tertiary",
             help="Stop this answer (from any tab showing it)",
             on_click=services.turns.stop,
-            kwargs={"user_id": user_id, "reply_id": reply_id},
+            kwargs={"user_id": user_id, "reply_id": reply.id},
         )
-        try:
-            st.write_stream(inert_stream(services.turns.follow(user_id=user_id, reply_id=reply_id)))
-        except ChatError as exc:
-            st.error(exc.user_message)
-    turn = services.turns.live_turn(user_id=user_id, reply_id=reply_id)
-    if turn is None:
-        return
-    strategy = STRATEGIES.get(turn.strategy_name)
-    if (strategy is not None and strategy.stateful) or turn.setup.first_exchange:
-        with st.spinner("Updating the conversation's memory…"):
-            turn.wait(timeout=30)
-    if turn.outcome.memory_notice:
-        st.session_state[MEMORY_NOTICE_KEY] = turn.outcome.memory_notice
-
-
-def rerun_pane() -> None:
-    """Rerun just the conversation pane; when it is drawn as part of a whole run of the
-    page (where Streamlit refuses a fragment-scoped rerun), the page."""
+        with contextlib.suppress(ChatError):  # the stored answer, drawn below, says what failed
+            st.write_stream(inert_stream(services.turns.follow(user_id=user_id, reply_id=reply.id)))
+    turn = services.turns.live_turn(user_id=user_id, reply_id=reply.id)
+    if turn is not None:
+        strategy = STRATEGIES.get(turn.strategy_name)
+        if (strategy is not None and strategy.stateful) or turn.setup.first_exchange:
+            with st.spinner("Updating the conversation's memory…"):
+                turn.wait(timeout=30)
+        if turn.outcome.memory_notice:
+            st.warning(turn.outcome.memory_notice, icon=":material/warning:")
     try:
-        st.rerun(scope="fragment")
-    except StreamlitAPIException:
-        st.rerun()
+        stored = services.conversations.message(user_id=user_id, message_id=reply.id)
+    except ChatError as exc:
+        st.error(exc.user_message)
+        return
+    with question_slot.container():
+        draw_message(question, context_of=context_of, is_last=False, editable=True)
+    with answer_slot.container():
+        draw_message(stored, context_of=context_of, is_last=True)

