@@ -75,8 +75,9 @@ def test_accepted_text_is_shown_as_typed_without_raw_html(
 
 def test_pages_never_render_raw_html() -> None:
     """No page or part may opt into raw HTML: user and model text reach the browser only as
-    Markdown (which Streamlit renders without HTML) or as plain text. The one exception is
-    the sign-in's cookie exchange, HTML made by the app from no user text, marked so."""
+    Markdown (which Streamlit renders without HTML) or as plain text. The exceptions are
+    HTML the app makes from no user text (the sign-in's cookie exchange, the theme script),
+    marked so."""
     risky = re.compile(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.v1|\.html\(")
     sources = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").rglob("*.py"))]
     offenders = [
