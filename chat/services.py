@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.auth.accounts import AccountService
 from chat.auth.admin import AdminService, ensure_initial_admin
 from chat.auth.api_keys import ApiKeyService
+from chat.auth.preferences import PreferenceService
 from chat.auth.profile import ProfileService
 from chat.auth.registration import Registration
 from chat.auth.sessions import BrowserSessions
@@ -41,6 +42,7 @@ class Services:
     registration: Registration
     admin: AdminService
     profiles: ProfileService
+    preferences: PreferenceService
     api_keys: ApiKeyService
     memory: UserMemoryService
     liveness: Liveness | None = None
@@ -105,6 +107,7 @@ def build_services(
             sessions=sessions, settings=settings, accounts=accounts, registration=registration
         ),
         profiles=ProfileService(sessions=sessions),
+        preferences=PreferenceService(sessions=sessions, settings=settings),
         api_keys=ApiKeyService(sessions=sessions),
         memory=UserMemoryService(sessions=sessions),
         liveness=liveness,

@@ -1,4 +1,5 @@
-"""Account page: profile, password, API keys, export of all conversations, deleting data.
+"""Account page: profile, preferences, password, API keys, export of all conversations,
+deleting data.
 
 Only draws: every read and write is one call into chat/.
 """
@@ -7,12 +8,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chat.auth.preferences import THEMES
 from chat.errors import ChatError
+from chat.llm.factory import model_label
 from chat.markup import plain
+from chat.validation import MAX_SYSTEM_PROMPT_CHARS
 from pages.parts.api_keys import draw_api_keys
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.support import runtime
+from pages.support.theme import draw_theme
 from pages.support.web_auth import client_key
+
+THEME_LABELS = {"system": "Same as my device", "light": "Light", "dark": "Dark"}
+SAVED_KEY = "_preferences_saved"
 
 services = runtime.services()
 account = runtime.account()
@@ -25,9 +33,12 @@ st.caption(f"Signed in as {account.username}")
 
 try:
     profile = services.profiles.get(user_id=account.id)
+    preferences = services.preferences.get(user_id=account.id)
 except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
+# A theme just chosen shows at once (the entry point applies it on the other pages).
+draw_theme(preferences.theme)
 
 st.subheader("Profile")
 with st.form("profile"):
@@ -58,6 +69,67 @@ with st.form("profile"):
             st.error(exc.user_message)
         else:
             st.success("Profile saved. Your next messages use it.")
+
+st.subheader("Preferences")
+models = services.conversations.available_models()
+model_options = ["", *models]
+app_default = f"The app's default: {model_label(services.settings, models[0])}"
+if preferences.default_model and preferences.default_model not in models:
+    st.caption(
+        f"Your default model, {plain(preferences.default_model)}, is no longer offered here: "
+        "new conversations use the app's default until you choose another."
+    )
+with st.form("preferences"):
+    theme = st.radio(
+        "Theme",
+        THEMES,
+        index=THEMES.index(preferences.theme),
+        format_func=THEME_LABELS.__getitem__,
+        horizontal=True,
+        key="pref-theme",
+        help="“Same as my device” follows your browser's light or dark setting.",
+    )
+    show_details = st.toggle(
+        "Show answer details",
+        value=preferences.show_answer_details,
+        key="pref-details",
+        help="Token counts, the context inspector (what the model was sent) and the buttons "
+        "under each answer: for demos of the memory strategies. Off keeps the chat plain.",
+    )
+    default_model = st.selectbox(
+        "Model for new conversations",
+        model_options,
+        index=model_options.index(preferences.default_model)
+        if preferences.default_model in model_options
+        else 0,
+        format_func=lambda name: model_label(services.settings, name) if name else app_default,
+        key="pref-model",
+    )
+    persona = st.text_area(
+        "Persona for new conversations (system prompt)",
+        value=preferences.default_persona,
+        max_chars=MAX_SYSTEM_PROMPT_CHARS,
+        placeholder=services.settings.default_system_prompt,
+        key="pref-persona",
+        help="Each new conversation starts with these instructions; empty: the app's "
+        "default. A conversation's own can still be changed in its settings.",
+    )
+    if st.form_submit_button("Save preferences", type="primary"):
+        try:
+            services.preferences.save(
+                user_id=account.id,
+                theme=theme,
+                show_answer_details=show_details,
+                default_model=default_model,
+                default_persona=persona,
+            )
+        except ChatError as exc:
+            st.error(exc.user_message)
+        else:
+            st.session_state[SAVED_KEY] = True
+            st.rerun()  # the page reads them again, and shows the theme chosen
+if st.session_state.pop(SAVED_KEY, False):
+    st.success("Preferences saved. New conversations start with them.")
 
 st.subheader("Password")
 with st.form("password", clear_on_submit=True):
@@ -112,7 +184,7 @@ if export is not None:
 def delete_everything() -> None:
     st.markdown(
         "Every conversation and every message you stored is deleted, and so are the facts on "
-        "your Memory page. This cannot be undone. "
+        "your Memory page; your preferences go back to their defaults. This cannot be undone. "
         "Your account stays, so you can keep chatting."
     )
     confirm = st.text_input("Type DELETE to confirm", key="delete-all-confirm")

@@ -10,6 +10,7 @@ import streamlit as st
 from chat.errors import ChatError
 from chat.markup import plain
 from pages.support import runtime
+from pages.support.clock import local_time
 
 services = runtime.services()
 account = runtime.account()
@@ -81,7 +82,7 @@ for fact in overview.facts:
         source = fact.conversation_title or (
             "added by you" if fact.origin == "added" else "a deleted conversation"
         )
-        st.caption(f"From {plain(source)} · {fact.created_at:%Y-%m-%d %H:%M}")
+        st.caption(f"From {plain(source)} · {local_time(fact.created_at)}")
         text = st.text_input("Fact", value=fact.content, key=f"fact-{fact.id}")
         edit, delete = st.columns(2)
         if edit.button("Save", key=f"save-{fact.id}", disabled=text == fact.content):

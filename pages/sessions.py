@@ -9,6 +9,7 @@ from chat.auth import audit
 from chat.errors import ChatError
 from chat.markup import plain
 from pages.support import runtime
+from pages.support.clock import local_time
 from pages.support.web_auth import current_session, sign_out
 
 services = runtime.services()
@@ -41,8 +42,8 @@ for row in live:
         here = " (this browser)" if row.id == this_session else ""
         left.markdown(f"**{plain(row.device[:120] or 'Unknown browser')}**{here}")
         left.caption(
-            f"From {plain(row.address or 'unknown')} · signed in {row.created_at:%Y-%m-%d %H:%M} "
-            f"UTC · last seen {row.last_seen_at:%Y-%m-%d %H:%M} UTC"
+            f"From {plain(row.address or 'unknown')} · signed in {local_time(row.created_at)} "
+            f"· last seen {local_time(row.last_seen_at)}"
         )
         right.button(
             "Sign out" if row.id == this_session else "End",
@@ -79,7 +80,10 @@ labels = {
     audit.RESET_REDEEMED: "password reset",
 }
 st.dataframe(
-    [{"time": e.at, "event": labels.get(e.kind, e.kind), "from": e.client} for e in events],
+    [
+        {"time": local_time(e.at), "event": labels.get(e.kind, e.kind), "from": e.client}
+        for e in events
+    ],
     hide_index=True,
     width="stretch",
 )

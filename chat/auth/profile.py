@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.auth.preferences import read_preferences
 from chat.errors import NotFound
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -84,7 +85,7 @@ class ProfileService:
 
     def export(self, *, user_id: uuid.UUID) -> Export:
         """All conversations with all their messages, as one JSON and one Markdown each; the
-        JSON also holds the facts of the user's memory."""
+        JSON also holds the facts of the user's memory and their preferences."""
         with unit_of_work(self.sessions) as session:
             conversations = repository.list_all_conversations(session=session, user_id=user_id)
             messages = repository.all_messages(session=session, user_id=user_id)
@@ -109,6 +110,7 @@ class ProfileService:
                 }
                 for fact in repository.list_facts(session=session, user_id=user_id)
             ]
+            preferences = asdict(read_preferences(session, user_id=user_id))
             records: list[dict[str, Any]] = [
                 {
                     "id": str(conversation.id),
@@ -130,16 +132,20 @@ class ProfileService:
             markdown[name] = conversation_markdown(record)
         return Export(
             json_text=json.dumps(
-                {"conversations": records, "memory": facts}, ensure_ascii=False, indent=2
+                {"conversations": records, "memory": facts, "preferences": preferences},
+                ensure_ascii=False,
+                indent=2,
             ),
             markdown=markdown,
         )
 
     def delete_all_conversations(self, *, user_id: uuid.UUID) -> int:
-        """Every conversation of the user and all that is stored with them, and the facts
-        of their memory ("delete my data"); returns how many conversations."""
+        """Every conversation of the user and all that is stored with them, the facts of
+        their memory, and their preferences, back to the defaults ("delete my data");
+        returns how many conversations."""
         with unit_of_work(self.sessions) as session:
             repository.delete_all_facts(session=session, user_id=user_id)
+            repository.delete_preferences(session=session, user_id=user_id)
             return repository.delete_all_conversations(session=session, user_id=user_id)
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.auth.preferences import offered_models
 from chat.conversations.economics import Economics, token_economics
 from chat.conversations.inspector import references, with_texts
 from chat.conversations.lab import LabTurn, conversation_transcript
 from chat.errors import InvalidInput, NotFound
 from chat.memory.strategies import STRATEGIES
 from chat.memory.summaries import summary_text
-from chat.settings import OFFLINE, Settings
+from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 from chat.storage.liveness import STALE_TURN_AFTER
@@ -212,8 +213,7 @@ class ConversationService:
 
     def available_models(self) -> builtins.list[str]:
         """The configured models, plus the offline model (always there, needs no network)."""
-        choices = builtins.list(self.settings.model_choices)
-        return choices if OFFLINE in choices else [*choices, OFFLINE]
+        return offered_models(self.settings)
 
     def set_pinned(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, pinned: bool) -> None:
         with unit_of_work(self.sessions) as session:

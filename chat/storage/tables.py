@@ -270,3 +270,19 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserPreferences(Base):
+    """What a user chose on the Account page (chat/auth/preferences.py). No row: every
+    default. Empty default_model / default_persona: the app's own defaults."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme: Mapped[str] = mapped_column(String(8), default="system")  # system | light | dark
+    show_answer_details: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_model: Mapped[str] = mapped_column(String(200), default="")
+    default_persona: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

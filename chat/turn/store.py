@@ -16,6 +16,11 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.auth.preferences import (
+    new_conversation_model,
+    new_conversation_prompt,
+    read_preferences,
+)
 from chat.auth.profile import Profile, personalised_prompt
 from chat.errors import AnswerInProgress, InvalidInput
 from chat.llm.tokens import (
@@ -63,19 +68,21 @@ class TurnRows:
 def create_conversation(
     session: Session, settings: Settings, *, user_id: uuid.UUID, title: str
 ) -> uuid.UUID:
-    """A new conversation with the configured defaults (strategy parameters editable later)."""
+    """A new conversation with the user's default model and persona (Account page), else
+    the configured defaults; all of it editable later."""
     strategy = strategy_for(settings.default_memory_strategy)
     params = dict(strategy.params)
     if strategy.name == "window":
         params["k"] = settings.default_window_turns
+    preferences = read_preferences(session, user_id=user_id)
     conversation = repository.create_conversation(
         session=session,
         user_id=user_id,
         title=title,
         memory_strategy=strategy.name,
         memory_params=params,
-        model=settings.model_choices[0],
-        system_prompt=settings.default_system_prompt,
+        model=new_conversation_model(settings, preferences),
+        system_prompt=new_conversation_prompt(settings, preferences),
     )
     return conversation.id
 

@@ -9,6 +9,7 @@ from chat.auth.accounts import Account
 from chat.errors import ChatError
 from chat.markup import plain
 from chat.services import Services
+from pages.support.clock import local_date, local_time
 
 NEW_KEY = "_new_api_key"  # the key just created, shown on the next run only
 
@@ -42,14 +43,11 @@ def draw_api_keys(services: Services, account: Account) -> None:
     if not keys:
         st.caption("You have no API keys.")
     for key in keys:
-        used = (
-            f"last used {key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never used"
-        )
+        used = f"last used {local_time(key.last_used_at)}" if key.last_used_at else "never used"
         left, right = st.columns([5, 1], vertical_alignment="center")
         state = "revoked" if not key.active else used
-        left.markdown(
-            f"**{plain(key.name)}** · `{key.prefix}…` · created {key.created_at:%Y-%m-%d} · {state}"
-        )
+        made_on = local_date(key.created_at)
+        left.markdown(f"**{plain(key.name)}** · `{key.prefix}…` · created {made_on} · {state}")
         if key.active and right.button("Revoke", key=f"api-key-revoke-{key.id}"):
             try:
                 services.api_keys.revoke(user_id=account.id, key_id=key.id)

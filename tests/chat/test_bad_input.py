@@ -18,6 +18,7 @@ import pytest
 
 from chat.auth.accounts import MAX_USERNAME_CHARS
 from chat.auth.passwords import MAX_PASSWORD_CHARS
+from chat.auth.preferences import Preferences
 from chat.conversations import lab
 from chat.errors import InvalidInput
 from chat.memory.user_memory import MAX_FACT_CHARS
@@ -160,6 +161,30 @@ def configure(services: Services, exp: Expected) -> None:
     assert system_block(services, alice.id, cid) == (exp.stored or default)
 
 
+def default_persona(services: Services, exp: Expected) -> None:
+    """The Account page's default persona: stored as a paragraph, and the system prompt of
+    the user's next new conversation (the app's default when blank)."""
+    alice = make_user(services)
+    save = partial(
+        services.preferences.save,
+        user_id=alice.id,
+        theme="system",
+        show_answer_details=False,
+        default_model="",
+        default_persona=exp.text,
+    )
+    if exp.outcome == "refused":
+        refused(exp, save)
+        assert services.preferences.get(user_id=alice.id) == Preferences()
+        return
+    save()
+    assert services.preferences.get(user_id=alice.id).default_persona == exp.stored
+    cid, _ = chat_turn(services, alice, "Hello")
+    assert system_block(services, alice.id, cid) == (
+        exp.stored or services.settings.default_system_prompt
+    )
+
+
 def memory_fact(services: Services, exp: Expected) -> None:
     """A fact added on the Memory page: stored as typed (one line), and sent as typed."""
     alice = make_user(services)
@@ -244,6 +269,7 @@ PATHS = {
     "title": TextPath(rename, lambda s: MAX_TITLE_CHARS, "line"),
     "search": TextPath(search, lambda s: MAX_QUERY_CHARS, "line"),
     "system_prompt": TextPath(configure, lambda s: MAX_SYSTEM_PROMPT_CHARS, "block"),
+    "persona": TextPath(default_persona, lambda s: MAX_SYSTEM_PROMPT_CHARS, "block"),
     "display_name": TextPath(
         profile_field("display_name"), lambda s: MAX_DISPLAY_NAME_CHARS, "line"
     ),

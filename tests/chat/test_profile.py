@@ -72,4 +72,10 @@ def test_delete_all_conversations_leaves_other_users_alone(services: Services) -
     assert json.loads(services.profiles.export(user_id=alice.id).json_text) == {
         "conversations": [],
         "memory": [],
+        "preferences": {
+            "theme": "system",
+            "show_answer_details": False,
+            "default_model": "",
+            "default_persona": "",
+        },
     }

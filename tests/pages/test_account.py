@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
+from chat.auth.preferences import Preferences
 from chat.services import Services
 from tests.support.factories import PASSWORD, chat_turn, make_user
 
@@ -91,3 +92,47 @@ def test_delete_everything_needs_typed_confirmation(
     assert not app.exception
     assert app_services.conversations.list(user_id=user.id) == []  # type: ignore[attr-defined]
     assert "Deleted 2 conversations." in app.success[0].value
+
+
+def theme_drawn(app: AppTest) -> set[str]:
+    """The themes the run asks the browser for (pages/support/theme.py): the page's own,
+    and the entry point's once it applies the theme on every page."""
+    scripts = [block.body for block in app.html if "stActiveTheme" in block.body]
+    assert scripts
+    names = ("System", "Light", "Dark")
+    return {name for script in scripts for name in names if f'wanted = "{name}"' in script}
+
+
+def test_preferences_are_saved_and_the_theme_applied(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    assert theme_drawn(app) == {"System"}
+    assert app.radio(key="pref-theme").value == "system"
+    assert app.toggle(key="pref-details").value is False
+    app.radio(key="pref-theme").set_value("dark")
+    app.toggle(key="pref-details").set_value(True)
+    app.selectbox(key="pref-model").set_value("offline")
+    app.text_area(key="pref-persona").input("You are a patient maths tutor.")
+    app = submit(app, "Save preferences")
+    assert not app.exception
+    assert "Preferences saved" in app.success[0].value
+    assert theme_drawn(app) == {"Dark"}
+    saved = app_services.preferences.get(user_id=user.id)  # type: ignore[attr-defined]
+    assert saved == Preferences("dark", True, "offline", "You are a patient maths tutor.")
+    cid = app_services.turns.new_conversation(user_id=user.id)  # type: ignore[attr-defined]
+    view = app_services.conversations.open(user_id=user.id, conversation_id=cid)  # type: ignore[attr-defined]
+    assert view.system_prompt == "You are a patient maths tutor."
+
+
+def test_a_refused_persona_is_explained_and_nothing_changes(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    app, user = account_page(signed_in, app_services)
+    app.radio(key="pref-theme").set_value("light")
+    app.text_area(key="pref-persona").input("nul\x00inside")
+    app = submit(app, "Save preferences")
+    assert "NUL" in app.error[0].value
+    assert app.text_area(key="pref-persona").value == "nul\x00inside"  # kept to fix
+    assert app_services.preferences.get(user_id=user.id) == Preferences()  # type: ignore[attr-defined]
+    assert theme_drawn(app) == {"System"}

@@ -79,8 +79,9 @@ REVIEWED = ("# reviewed: app-made, no user text", "# reviewed: text through mess
 def test_pages_never_render_raw_html() -> None:
     """No page or part may opt into raw HTML: user and model text reach the browser only as
     Markdown (which Streamlit renders without HTML), as plain text, or as HTML rendered by
-    chat.markup.message_html (tests/chat/test_markup.py). The exceptions are marked so: the
-    sign-in's cookie exchange (app-made HTML from no user text) and the earlier messages."""
+    chat.markup.message_html (tests/chat/test_markup.py). The exceptions are marked so: HTML
+    the app makes from no user text (the sign-in's cookie exchange, the theme script), and
+    the earlier messages."""
     risky = re.compile(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.v1|\.html\(")
     sources = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").rglob("*.py"))]
     offenders = [

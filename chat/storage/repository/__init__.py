@@ -12,6 +12,7 @@ from chat.storage.repository.conversations import *  # noqa: F403
 from chat.storage.repository.lab import *  # noqa: F403
 from chat.storage.repository.memory import *  # noqa: F403
 from chat.storage.repository.messages import *  # noqa: F403
+from chat.storage.repository.preferences import *  # noqa: F403
 from chat.storage.repository.processes import *  # noqa: F403
 from chat.storage.repository.recall import *  # noqa: F403
 from chat.storage.repository.sessions import *  # noqa: F403
