@@ -95,7 +95,7 @@ def show_earlier(app: AppTest) -> bool:
 def visible(app: AppTest) -> int:
     """Messages on screen: drawn one by one, or together as earlier messages."""
     earlier = sum(
-        element.proto.body.count('class="earlier-message')
+        element.proto.body.count('class="earlier-message ')
         for element in app.get("html")
         if hasattr(element, "proto")
     )

@@ -16,7 +16,6 @@ from chat.validation import MAX_SYSTEM_PROMPT_CHARS
 from pages.parts.api_keys import draw_api_keys
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
 from pages.support import runtime
-from pages.support.theme import draw_theme
 from pages.support.web_auth import client_key
 
 THEME_LABELS = {"system": "Same as my device", "light": "Light", "dark": "Dark"}
@@ -33,12 +32,10 @@ st.caption(f"Signed in as {account.username}")
 
 try:
     profile = services.profiles.get(user_id=account.id)
-    preferences = services.preferences.get(user_id=account.id)
 except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
-# A theme just chosen shows at once (the entry point applies it on the other pages).
-draw_theme(preferences.theme)
+preferences = runtime.preferences()  # read, and the theme applied, by the entry point
 
 st.subheader("Profile")
 with st.form("profile"):

@@ -9,11 +9,13 @@ import streamlit as st
 import streamlit_authenticator as stauth
 
 from chat.auth.accounts import Account
+from chat.auth.preferences import Preferences
 from chat.services import Services, process_services, release_process_services
 from pages.support.web_auth import build_authenticator
 
 AUTHENTICATOR_KEY = "_authenticator"
 ACCOUNT_KEY = "_account"
+PREFERENCES_KEY = "_preferences"
 CHAT_INPUT_KEY = "chat-input"  # the chat page's message box
 DRAFT_KEY = "_refused_draft"  # {"error", "text"}: a message that was not sent, offered back
 
@@ -40,4 +42,10 @@ def authenticator() -> stauth.Authenticate:
 def account() -> Account:
     """The signed-in account (the entry point only routes to private pages when there is one)."""
     value: Account = st.session_state[ACCOUNT_KEY]
+    return value
+
+
+def preferences() -> Preferences:
+    """The signed-in user's preferences, read by the entry point for this run."""
+    value: Preferences = st.session_state[PREFERENCES_KEY]
     return value

@@ -162,7 +162,7 @@ def test_show_earlier_reveals_older_messages_as_one_inert_block(
         for element in app.get("html")
         if 'class="earlier-messages"' in element.proto.body
     ]
-    assert earlier.count('class="earlier-message') == 4
+    assert earlier.count('class="earlier-message ') == 4
     assert earlier.index("message 0") < earlier.index("message 1")
     assert "&lt;img src=&quot;https://evil.example/x.png&quot;&gt;" in earlier
     assert "<img" not in earlier
