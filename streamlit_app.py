@@ -16,6 +16,7 @@ from chat.settings import get_settings
 from chat.validation import displayable
 from pages.parts.account_links import draw_account_links
 from pages.support import runtime
+from pages.support.accessibility import draw_accessibility_aids
 from pages.support.theme import apply_saved_theme
 from pages.support.web_auth import cookie_settled, current_account, sign_in_from_cookie
 
@@ -112,6 +113,7 @@ try:
     if account is not None and cookie_settled():
         # This run's preferences, for the page; the user's theme applied in this browser.
         st.session_state[runtime.PREFERENCES_KEY] = apply_saved_theme(services, account)
+        draw_accessibility_aids()  # focus, names without icon text: once per document
     page.run()
 except ChatError as exc:  # one a page did not expect (e.g. the database went away mid-run)
     logging.getLogger("chat").exception("page failed")
