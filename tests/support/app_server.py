@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy.engine import URL
 
@@ -44,6 +45,20 @@ def wait_healthy(
         time.sleep(0.2)
 
 
+def start_app_process(port: int, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`streamlit run asgi.py` on 127.0.0.1:`port`, `env` added to the environment, its
+    output to `log`; returned at once (bench/first_page.py times its start from here)."""
+    command = [
+        sys.executable, "-m", "streamlit", "run", "asgi.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    full_env = {**os.environ, "FORWARDED_ALLOW_IPS": "", **env, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
 @dataclass(frozen=True)
 class RunningApp:
     url: str
@@ -58,16 +73,8 @@ def started_app(
     """Start the app with `env` added to the environment; yield it once healthy. It is
     stopped on exit unless it has already ended (a test may have killed it)."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "asgi.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    full_env = {**os.environ, "FORWARDED_ALLOW_IPS": "", **env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = start_app_process(port, env, log)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(process, base, timeout=timeout, what="app", see=str(log_path))
