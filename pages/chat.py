@@ -21,7 +21,7 @@ import streamlit as st
 
 from chat.conversations.service import ConversationView, StoredMessage
 from chat.errors import AnswerInProgress, ChatError, NotFound
-from chat.markup import plain
+from chat.markup import literal_markdown, plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
 from chat.validation import displayable, unsendable_reason
@@ -33,7 +33,6 @@ from pages.parts.messages import (
     REGENERATE_KEY,
     RETRY_KEY,
     draw_earlier,
-    draw_markdown,
     draw_message,
     follow_turn,
 )
@@ -140,7 +139,7 @@ def draw_queued(conversation_id: uuid.UUID | None) -> None:
     queued = st.session_state.get(QUEUED_KEY)
     if queued and queued["conversation"] == str(conversation_id):
         with st.chat_message("user"):
-            draw_markdown(queued["text"])
+            st.markdown(literal_markdown(queued["text"]))
             st.caption("Waiting to send: it goes as soon as the answer above has finished.")
 
 

@@ -9,7 +9,13 @@ import streamlit as st
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
-from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream, message_html
+from chat.markup import (
+    IMAGES_AS_LINKS_NOTE,
+    inert_markdown,
+    inert_stream,
+    literal_markdown,
+    message_html,
+)
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
@@ -94,7 +100,9 @@ def draw_message(
     with st.chat_message(role):
         if found:
             st.caption(":material/search: Search result")
-        if message.content:
+        if message.content and role == "user":
+            st.markdown(literal_markdown(message.content))  # as typed
+        elif message.content:
             draw_markdown(message.content)
         if role == "assistant":
             draw_status_note(message)
