@@ -18,6 +18,7 @@ slipped through is not loaded from another origin.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -64,10 +65,13 @@ def literal_markdown(text: str) -> str:
         body = line.lstrip(" ")
         lines.append("\u00a0" * (len(line) - len(body)) + _MARKDOWN_SPECIAL.sub(r"\\\1", body))
     # A hard break between two lines of text; an empty line stays empty (a paragraph).
-    return "".join(
-        line + ("  \n" if line.strip() and following.strip() else "\n")
-        for line, following in zip(lines, lines[1:], strict=False)
-    ) + lines[-1]
+    return (
+        "".join(
+            line + ("  \n" if line.strip() and following.strip() else "\n")
+            for line, following in itertools.pairwise(lines)
+        )
+        + lines[-1]
+    )
 
 
 def _with_line_breaks(prose: str) -> str:

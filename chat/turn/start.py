@@ -9,8 +9,10 @@ import uuid
 from typing import Literal
 
 from chat.errors import ChatError, InvalidInput
+from chat.llm.titles import title_for
 from chat.services import Services
 from chat.turn.live import Turn
+from chat.validation import validate_message
 
 
 def start_turn(
@@ -33,9 +35,12 @@ def start_turn(
         raise InvalidInput(f"The model {model!r} is not offered here. Models on offer: {offered}.")
     if model is None and system_prompt is None and temperature == "current":
         return services.turns.send(user_id=user_id, conversation_id=conversation_id, text=text)
+    # refused before anything is created (a conversation named after text it refuses)
+    text = validate_message(text, max_chars=services.settings.max_message_chars)
     created = conversation_id is None
     if conversation_id is None:
-        conversation_id = services.turns.new_conversation(user_id=user_id)
+        # named from the question, as a conversation the message itself starts
+        conversation_id = services.turns.new_conversation(user_id=user_id, title=title_for(text))
     try:
         _configure(
             services,
