@@ -18,6 +18,7 @@ slipped through is not loaded from another origin.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -56,17 +57,49 @@ def _unimage(text: str) -> str:
     return "".join(out)
 
 
+def literal_markdown(text: str) -> str:
+    """What a person typed, shown exactly as typed where Streamlit reads Markdown: no
+    formatting, every line break kept, leading spaces kept (pasted code keeps its layout)."""
+    lines = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        lines.append("\u00a0" * (len(line) - len(body)) + _MARKDOWN_SPECIAL.sub(r"\\\1", body))
+    # A hard break between two lines of text; an empty line stays empty (a paragraph).
+    return (
+        "".join(
+            line + ("  \n" if line.strip() and following.strip() else "\n")
+            for line, following in itertools.pairwise(lines)
+        )
+        + lines[-1]
+    )
+
+
+def _with_line_breaks(prose: str) -> str:
+    """A single line break is a line break, as typed (Markdown would join the lines)."""
+    return re.sub(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)", "  \n", prose)
+
+
 def inert_markdown(text: str) -> tuple[str, bool]:
-    """The text as Markdown in which no image loads, and whether any image was turned into
-    a link. Fenced code blocks are left as they are (Markdown draws no image in them)."""
+    """The text as Markdown in which no image loads and line breaks are kept, and whether
+    any image was turned into a link. Fenced code blocks are left as they are (Markdown
+    draws no image in them)."""
     out: list[str] = []
     prose: list[str] = []
+    changed = False
+
+    def flush() -> None:
+        nonlocal changed
+        joined = "".join(prose)
+        unimaged = _unimage(joined)
+        changed = changed or unimaged != joined
+        out.append(_with_line_breaks(unimaged))
+        prose.clear()
+
     fence: str | None = None
     for line in text.splitlines(keepends=True):
         marker = _FENCE.match(line)
         if fence is None and marker:
-            out.append(_unimage("".join(prose)))
-            prose = []
+            flush()
             fence = marker.group(1)[0] * len(marker.group(1))
             out.append(line)
         elif fence is not None:
@@ -75,9 +108,8 @@ def inert_markdown(text: str) -> tuple[str, bool]:
                 fence = None
         else:
             prose.append(line)
-    out.append(_unimage("".join(prose)))
-    rendered = "".join(out)
-    return rendered, rendered != text
+    flush()
+    return "".join(out), changed
 
 
 def inert_stream(chunks: Iterable[str]) -> Iterator[str]:

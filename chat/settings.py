@@ -98,6 +98,9 @@ class Settings(BaseSettings):
 
     # Chat.
     max_message_chars: int = Field(default=20_000, ge=1)
+    # How long "Undo" is offered after deleting a conversation in the page (it is deleted
+    # when the time is up; a process stopped before then leaves it in place).
+    undo_delete_seconds: float = Field(default=8.0, ge=0)
     # Per-user limits; 0 switches a limit off. The quota counts stored tokens since 00:00 UTC.
     messages_per_minute: int = Field(default=20, ge=0)
     daily_token_quota: int = Field(default=0, ge=0)

@@ -21,23 +21,29 @@ import streamlit as st
 
 from chat.conversations.service import ConversationView, StoredMessage
 from chat.errors import AnswerInProgress, ChatError, NotFound
-from chat.markup import plain
+from chat.markup import literal_markdown, plain
 from chat.turn.engine import Turn
 from chat.turn.history import parse_id
+from chat.turn.start import start_turn
 from chat.validation import displayable, unsendable_reason
-from pages.parts.conversation_settings import draw_conversation_settings
+from pages.parts.chat_script import draw_chat_script
+from pages.parts.conversation_settings import (
+    draw_conversation_settings,
+    draw_new_chat_settings,
+    forget_new_chat_setup,
+    new_chat_setup,
+)
+from pages.parts.dialogs import draw_undo_notice
 from pages.parts.economics import draw_economics
-from pages.parts.memory_panel import draw_memory_panel
 from pages.parts.messages import (
     EDIT_KEY,
     REGENERATE_KEY,
     RETRY_KEY,
     draw_earlier,
-    draw_markdown,
     draw_message,
     follow_turn,
 )
-from pages.parts.sidebar import draw_sidebar, open_conversation
+from pages.parts.sidebar import draw_conversation_actions, draw_sidebar, open_conversation
 from pages.support import runtime
 
 services = runtime.services()
@@ -46,9 +52,21 @@ DRAFT_KEY = runtime.DRAFT_KEY
 QUEUED_KEY = "_queued"  # {"conversation", "text"}: sent while an answer was arriving
 SHOWN_PREFIX = "_shown-"
 RECENT = 50  # messages shown at first; "Show earlier" adds as many again
-sidebar = partial(
-    draw_sidebar, services, account, extra=partial(draw_memory_panel, services, account)
-)
+SUGGESTED_KEY = "_suggested"  # a suggested prompt picked on an empty chat
+preferences = runtime.preferences()
+new_setup = new_chat_setup(services, preferences)
+sidebar = partial(draw_sidebar, services, account)
+# On an empty chat: things to try. The last shows memory at work: a fact, then a question
+# about it, sent once the first answer is in.
+SUGGESTIONS = {
+    "Plan a week of simple dinners": ("Plan a week of simple dinners for two.", None),
+    "Explain a hard idea simply": ("Explain how a vaccine trains the immune system, simply.", None),
+    "Write a polite reply": ("Help me write a polite email declining a meeting invitation.", None),
+    "See memory at work": (
+        "My dog is called Pixel and my sister lives in Lyon.",
+        "What is my dog called, and where does my sister live?",
+    ),
+}
 
 
 def url_id(name: str, what: str) -> uuid.UUID | None:
@@ -110,7 +128,21 @@ def send(conversation_id: uuid.UUID | None, text: str) -> Turn | None:
     """Start a turn. A refusal keeps the text on offer (across reruns); a message sent while
     another tab's answer is arriving waits for it."""
     try:
-        turn = services.turns.send(user_id=account.id, conversation_id=conversation_id, text=text)
+        if conversation_id is None:  # a new chat, with the settings chosen for it
+            turn = start_turn(
+                services,
+                user_id=account.id,
+                conversation_id=None,
+                text=text,
+                model=new_setup.model,
+                system_prompt=new_setup.system_prompt,
+                temperature=new_setup.temperature,
+            )
+            forget_new_chat_setup()
+        else:
+            turn = services.turns.send(
+                user_id=account.id, conversation_id=conversation_id, text=text
+            )
     except AnswerInProgress:
         queue(conversation_id, text)
         return None
@@ -136,11 +168,39 @@ def take_queued(conversation_id: uuid.UUID | None) -> str | None:
     return text
 
 
+def draw_suggestions() -> None:
+    columns = st.columns(2)
+    for index, label in enumerate(SUGGESTIONS):
+        columns[index % 2].button(
+            label,
+            key=f"suggest-{index}",
+            use_container_width=True,
+            on_click=st.session_state.__setitem__,
+            args=(SUGGESTED_KEY, label),
+        )
+
+
+def take_suggestion() -> tuple[str, str | None] | None:
+    """A suggested prompt picked in the last run: its text, and a follow-up to send once
+    the answer is in."""
+    label = st.session_state.pop(SUGGESTED_KEY, None)
+    return SUGGESTIONS.get(label) if isinstance(label, str) else None
+
+
+def save_details_choice() -> None:
+    try:
+        services.preferences.set_show_answer_details(
+            user_id=account.id, show=bool(st.session_state["answer-details"])
+        )
+    except ChatError as exc:
+        st.toast(exc.user_message)
+
+
 def draw_queued(conversation_id: uuid.UUID | None) -> None:
     queued = st.session_state.get(QUEUED_KEY)
     if queued and queued["conversation"] == str(conversation_id):
         with st.chat_message("user"):
-            draw_markdown(queued["text"])
+            st.markdown(literal_markdown(queued["text"]))
             st.caption("Waiting to send: it goes as soon as the answer above has finished.")
 
 
@@ -197,6 +257,7 @@ def stored_messages(
             is_last=settled and index == len(messages) - 1,
             found=message.id == found,
             editable=settled and index == len(messages) - 2 and message.role == "human",
+            details=preferences.show_answer_details,
         )
 
 
@@ -226,12 +287,12 @@ def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
             user_id=account.id, conversation_id=conversation_id, limit=2
         )
     except NotFound:
-        sidebar(None, None)
+        sidebar(None, new_setup.model)
         st.error("Conversation not found.")
         st.caption("It may have been deleted, or the link is not one of your conversations.")
         st.stop()
     except ChatError as exc:
-        sidebar(None, None)
+        sidebar(None, new_setup.model)
         st.error(exc.user_message)
         st.stop()
 
@@ -256,24 +317,46 @@ if prompt and (reason := unsendable_reason(prompt)):  # offered back, not sent a
 elif prompt and (turn is not None or arriving is not None):
     queue(current, prompt)  # one answer at a time: this one waits for the answer in progress
 elif turn is None and arriving is None:
-    text = prompt or take_queued(current)
+    suggestion = None if prompt else take_suggestion()
+    text = prompt or take_queued(current) or (suggestion[0] if suggestion else None)
     if text:
         turn = send(current, text)
+    if turn is not None and suggestion and suggestion[1]:
+        queue(turn.conversation_id, suggestion[1])  # sent once this answer is in
 if turn is not None:
     current = turn.conversation_id
     header = open_header(current)  # with the new question and its answer on the way
     arriving = in_flight(header)
 
-sidebar(current, header)
+sidebar(current, header.model if header else new_setup.model)
+draw_chat_script()
+draw_undo_notice()
 if header is None:
     st.title("New chat")
+    draw_new_chat_settings(services, new_setup)
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
+    draw_suggestions()
 else:
-    title_column, settings_column = st.columns([5, 2], vertical_alignment="bottom")
+    title_column, settings_column, actions_column = st.columns(
+        [6, 2, 1], vertical_alignment="bottom"
+    )
     title_column.title(plain(header.title))
     with settings_column:
         draw_conversation_settings(services, account, header)
-    draw_economics(services, account.id, header.id)
+    with actions_column:
+        draw_conversation_actions(services, account, header)
+    details_column, economics_column = st.columns([1, 3], vertical_alignment="center")
+    details_column.toggle(
+        "Answer details",
+        value=preferences.show_answer_details,
+        key="answer-details",
+        help="Under each answer: its model, tokens and timing, and what the model was sent "
+        "(the memory demo). Also on the Account page.",
+        on_change=save_details_choice,
+    )
+    if preferences.show_answer_details:
+        with economics_column:
+            draw_economics(services, account.id, header.id)
 
 if current is not None:
     stored_messages(current, found_message, arriving.id if arriving else None)
@@ -281,7 +364,14 @@ draw_refused_draft()
 
 if header is not None and arriving is not None:
     question, reply = header.messages[-2], arriving
-    follow_turn(services, account.id, question, reply, context_of=context_of)
+    follow_turn(
+        services,
+        account.id,
+        question,
+        reply,
+        context_of=context_of,
+        details=preferences.show_answer_details,
+    )
     draw_queued(current)
     if st.session_state.get(QUEUED_KEY) or renamed(header):
         st.rerun()  # send what waited; or show the conversation's new name everywhere

@@ -26,9 +26,10 @@ from chat.api.schemas import (
     completion_body,
 )
 from chat.api.threads import iterate, run_blocking
-from chat.api.turns import finish_reason, split_messages, sse, start_turn, usage_of, whole_answer
+from chat.api.turns import finish_reason, split_messages, sse, usage_of, whole_answer
 from chat.errors import ModelError
 from chat.turn.live import Turn
+from chat.turn.start import start_turn
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 

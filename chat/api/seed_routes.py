@@ -14,11 +14,12 @@ from chat.api.auth import AccountDep, ServicesDep
 from chat.api.errors import error_body
 from chat.api.schemas import ChatRequest, ChatResponse, Deleted, History, HistoryMessage
 from chat.api.threads import iterate, run_blocking
-from chat.api.turns import ended_as, sse, start_turn, whole_answer
+from chat.api.turns import ended_as, sse, whole_answer
 from chat.auth.accounts import Account
 from chat.errors import ModelError
 from chat.services import Services
 from chat.turn.live import Turn
+from chat.turn.start import start_turn
 
 router = APIRouter(tags=["Chat"])
 

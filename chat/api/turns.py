@@ -8,16 +8,13 @@ the answer is finished and stored all the same, and is in the conversation's his
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-import uuid
 from typing import Any
 
 from chat.api.schemas import InputMessage, Usage
-from chat.errors import ChatError, InvalidInput
+from chat.errors import InvalidInput
 from chat.llm.tokens import count_text_tokens
-from chat.services import Services
 from chat.turn.live import Turn
 
 # How long a stopped answer may take to be stored before the API answers anyway.
@@ -51,64 +48,6 @@ def split_messages(messages: list[InputMessage]) -> tuple[str | None, str]:
         raise InvalidInput(ONLY_NEW_MESSAGE)
     system = message_text(messages[0]) if roles[0] == "system" else None
     return system, message_text(messages[-1])
-
-
-def start_turn(
-    services: Services,
-    *,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID | None,
-    text: str,
-    model: str | None = None,
-    system_prompt: str | None = None,
-) -> Turn:
-    """Send the message through the turn engine. `model` and `system_prompt`, when given
-    and different, become the conversation's (as choosing them in the sidebar does) before
-    the question is stored; a conversation created for that is removed again when the
-    message is refused (a limit, bad text), so a refusal leaves nothing behind."""
-    if model is not None and model not in services.conversations.available_models():
-        offered = ", ".join(services.conversations.available_models())
-        raise InvalidInput(f"The model {model!r} is not offered here. Models on offer: {offered}.")
-    if model is None and system_prompt is None:
-        return services.turns.send(user_id=user_id, conversation_id=conversation_id, text=text)
-    created = conversation_id is None
-    if conversation_id is None:
-        conversation_id = services.turns.new_conversation(user_id=user_id)
-    try:
-        _configure(
-            services,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            model=model,
-            system_prompt=system_prompt,
-        )
-        return services.turns.send(user_id=user_id, conversation_id=conversation_id, text=text)
-    except ChatError:
-        if created:
-            with contextlib.suppress(ChatError):
-                services.conversations.delete(user_id=user_id, conversation_id=conversation_id)
-        raise
-
-
-def _configure(
-    services: Services,
-    *,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    model: str | None,
-    system_prompt: str | None,
-) -> None:
-    current = services.conversations.open(user_id=user_id, conversation_id=conversation_id, limit=0)
-    wanted_model = model if model is not None else current.model
-    wanted_prompt = system_prompt if system_prompt is not None else current.system_prompt
-    if (wanted_model, wanted_prompt) != (current.model, current.system_prompt):
-        services.conversations.configure(
-            user_id=user_id,
-            conversation_id=conversation_id,
-            model=wanted_model,
-            temperature=current.temperature,
-            system_prompt=wanted_prompt,
-        )
 
 
 def usage_of(turn: Turn) -> Usage:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import re
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +18,7 @@ from chat.auth.preferences import offered_models
 from chat.conversations.economics import Economics, token_economics
 from chat.conversations.inspector import references, with_texts
 from chat.conversations.lab import LabTurn, conversation_transcript
-from chat.errors import InvalidInput, NotFound
+from chat.errors import ChatError, InvalidInput, NotFound
 from chat.memory.strategies import STRATEGIES
 from chat.memory.summaries import summary_text
 from chat.settings import Settings
@@ -25,6 +28,8 @@ from chat.storage.liveness import STALE_TURN_AFTER
 from chat.storage.repository import ConversationSummary, SearchHit
 from chat.storage.tables import Message
 from chat.validation import SEARCH, SYSTEM_PROMPT, clean, validate_title
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,40 @@ class ConversationService:
             repository.delete_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
             )
+
+    def delete_later(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Callable[[], bool]:
+        """Delete the conversation once UNDO_DELETE_SECONDS have passed; returns `undo`,
+        which cancels it and says whether it came in time. NotFound if not the user's (the
+        check is made now)."""
+        with unit_of_work(self.sessions) as session:
+            repository.get_conversation(
+                session=session, user_id=user_id, conversation_id=conversation_id
+            )
+        guard = threading.Lock()
+        pending = threading.Event()
+        pending.set()
+
+        def delete_now() -> None:
+            with guard:
+                if not pending.is_set():
+                    return
+                pending.clear()
+            try:
+                self.delete(user_id=user_id, conversation_id=conversation_id)
+            except ChatError:
+                log.exception("deleting conversation %s failed", conversation_id)
+
+        def undo() -> bool:
+            with guard:
+                in_time = pending.is_set()
+                pending.clear()
+            timer.cancel()
+            return in_time
+
+        timer = threading.Timer(self.settings.undo_delete_seconds, delete_now)
+        timer.daemon = True
+        timer.start()
+        return undo
 
     def configure(
         self,

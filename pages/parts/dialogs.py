@@ -6,6 +6,7 @@ reruns (and AppTest can drive it); saving, cancelling or dismissing it clears th
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from chat.markup import plain
 from chat.services import Services
 
 DIALOG_KEY = "_dialog"
+DELETED_KEY = "_deleted"  # {"id", "title", "undo", "until"}: a delete that can be undone
 
 
 def request_dialog(kind: str, **details: Any) -> None:
@@ -62,19 +64,58 @@ def rename_dialog(
 def delete_dialog(
     services: Services, account: Account, conversation_id: uuid.UUID, title: str
 ) -> None:
-    st.markdown("This deletes the conversation and all its messages. It cannot be undone.")
+    seconds = int(services.settings.undo_delete_seconds)
+    st.markdown(
+        "This deletes the conversation and all its messages. "
+        f"You can undo it for {seconds} seconds."
+    )
     st.caption(plain(title))
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="delete-confirm", icon=":material/delete:"):
         try:
-            services.conversations.delete(user_id=account.id, conversation_id=conversation_id)
+            undo = services.conversations.delete_later(
+                user_id=account.id, conversation_id=conversation_id
+            )
         except ChatError as exc:
             st.error(exc.user_message)
         else:
             close_dialog()
+            st.session_state[DELETED_KEY] = {
+                "id": str(conversation_id),
+                "title": title,
+                "undo": undo,
+                "until": time.monotonic() + services.settings.undo_delete_seconds,
+            }
             if st.query_params.get("c") == str(conversation_id):
                 st.query_params.clear()
             st.rerun()
     if right.button("Cancel", key="delete-cancel"):
         close_dialog()
+        st.rerun()
+
+
+def being_deleted() -> str | None:
+    """The id of a conversation deleted a moment ago, while it can still be undone."""
+    deleted = st.session_state.get(DELETED_KEY)
+    if deleted and time.monotonic() < deleted["until"]:
+        return str(deleted["id"])
+    return None
+
+
+def draw_undo_notice() -> None:
+    """After a delete: a line saying so, with Undo while there is time."""
+    deleted = st.session_state.get(DELETED_KEY)
+    if not deleted:
+        return
+    if being_deleted() is None:
+        st.session_state.pop(DELETED_KEY, None)
+        return
+    text_column, undo_column = st.columns([5, 1], vertical_alignment="center")
+    text_column.caption(f"Deleted “{plain(deleted['title'])}”.")
+    if undo_column.button("Undo", key="undo-delete", icon=":material/undo:"):
+        st.session_state.pop(DELETED_KEY, None)
+        if deleted["undo"]():
+            st.toast("Conversation restored.")
+        else:
+            st.toast("Too late: it was already deleted.")
         st.rerun()

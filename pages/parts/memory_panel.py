@@ -1,4 +1,5 @@
-"""Sidebar panel: the conversation's memory strategy, its parameters and its summary."""
+"""The conversation's memory strategy, its parameters and its summary (at the top of its
+settings)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from chat.llm.tokens import tokens_are_approximate
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 
-# Sidebar inputs per strategy parameter: (label, min, max, step).
+# Inputs per strategy parameter: (label, min, max, step).
 PARAM_INPUTS: dict[str, tuple[str, int, int, int]] = {
     "k": ("Turns kept (k)", 1, 200, 1),
     "max_tokens": ("Token limit", 50, 200_000, 50),
@@ -24,7 +25,6 @@ PARAM_INPUTS: dict[str, tuple[str, int, int, int]] = {
 
 
 def draw_memory_panel(services: Services, account: Account, view: ConversationView) -> None:
-    st.divider()
     st.caption("Memory")
     names = list(STRATEGIES)
     strategy = st.selectbox(

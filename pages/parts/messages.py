@@ -9,7 +9,13 @@ import streamlit as st
 
 from chat.conversations.service import StoredMessage
 from chat.errors import ChatError
-from chat.markup import IMAGES_AS_LINKS_NOTE, inert_markdown, inert_stream, message_html
+from chat.markup import (
+    IMAGES_AS_LINKS_NOTE,
+    inert_markdown,
+    inert_stream,
+    literal_markdown,
+    message_html,
+)
 from chat.memory.strategies import STRATEGIES
 from chat.services import Services
 from pages.parts.dialogs import close_dialog, open_dialog, request_dialog
@@ -85,24 +91,30 @@ def draw_message(
     is_last: bool,
     found: bool = False,
     editable: bool = False,
+    details: bool = True,
 ) -> None:
     """One stored message. Markdown only: raw HTML in user or model text is never rendered.
 
     `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
-    (edit and resend); `found` marks the message a search result pointed at."""
+    (edit and resend); `found` marks the message a search result pointed at; `details`
+    adds the answer's model, tokens and timing and its context inspector."""
     role = "user" if message.role == "human" else "assistant"
-    with st.chat_message(role):
+    # A search result is marked (and scrolled to: pages/parts/chat_script.py).
+    place = st.container(key="found-message") if found else contextlib.nullcontext()
+    with place, st.chat_message(role):
         if found:
             st.caption(":material/search: Search result")
-        if message.content:
+        if message.content and role == "user":
+            st.markdown(literal_markdown(message.content))  # as typed
+        elif message.content:
             draw_markdown(message.content)
         if role == "assistant":
             draw_status_note(message)
         if message.status == "error":
             st.error(message.meta.get("error") or "The model did not answer.")
-        if role == "assistant" and message.meta.get("model"):
+        if details and role == "assistant" and message.meta.get("model"):
             st.caption(answer_caption(message))
-        if role == "assistant":
+        if details and role == "assistant":
             draw_inspector(message, context_of)
         # The actions' place is always taken, if only by nothing: a run that follows a new
         # answer for a while would otherwise keep showing the previous run's buttons.
@@ -176,6 +188,7 @@ def follow_turn(
     reply: StoredMessage,
     *,
     context_of: ContextOf,
+    details: bool,
 ) -> None:
     """Show a question and its answer as the answer is generated, with a Stop button, then
     the answer as stored with its actions: the run that started the answer ends drawing it,
@@ -213,4 +226,4 @@ def follow_turn(
     with question_slot.container():
         draw_message(question, context_of=context_of, is_last=False, editable=True)
     with answer_slot.container():
-        draw_message(stored, context_of=context_of, is_last=True)
+        draw_message(stored, context_of=context_of, is_last=True, details=details)

@@ -19,11 +19,14 @@ def snippet_markdown(snippet: str) -> str:
     """The database's highlighted snippet as safe Markdown: matched words in bold."""
     out: list[str] = []
     for index, part in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_STOP}]", snippet)):
-        if not part:
+        if not part.strip():
+            out.append(" " if part else "")
             continue
-        escaped = plain(part)
-        out.append(f"**{escaped}**" if index % 2 else escaped)
-    return " ".join(out)
+        escaped = plain(part)  # spaces around it kept: no space appears before punctuation
+        if index % 2:
+            escaped = f"**{escaped}**"
+        out.append(" " * part[0].isspace() + escaped + " " * part[-1].isspace())
+    return re.sub(" {2,}", " ", "".join(out)).strip()
 
 
 def draw_search(

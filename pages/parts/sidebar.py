@@ -1,12 +1,10 @@
 """The chat sidebar: new chat, search, the user's conversations grouped by age (pinned on
-top, "load more" paging), per-conversation actions, model notice, account link, logout."""
+top, "load more" paging), model notice, logout; and the open conversation's actions."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -16,9 +14,9 @@ from chat.errors import ChatError
 from chat.llm.factory import model_label
 from chat.markup import plain
 from chat.services import Services
-from chat.storage.repository import ConversationSummary
-from pages.parts.dialogs import draw_conversation_dialogs, request_dialog
+from pages.parts.dialogs import being_deleted, draw_conversation_dialogs, request_dialog
 from pages.parts.search import draw_search
+from pages.support.clock import viewer_zone
 from pages.support.web_auth import sign_out
 
 PAGE_SIZE = 30
@@ -32,35 +30,40 @@ def open_conversation(conversation_id: uuid.UUID, message_id: uuid.UUID | None =
         st.query_params["m"] = str(message_id)
 
 
-def viewer_zone() -> ZoneInfo | None:
-    """The browser's time zone, so "Today" is the viewer's day (server's when unknown)."""
-    try:
-        name = st.context.timezone
-        return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):  # a zone name this server does not know
-        return None
+# Conversation rows read as a list: left-aligned titles cut with an ellipsis, the open one
+# marked. App-made CSS (the rows' keys start with "conv-").
+SIDEBAR_STYLE = """<style>
+[class*="st-key-conv-"] button { justify-content: flex-start; min-height: 2rem;
+  padding: 0.2rem 0.6rem; }
+[class*="st-key-conv-"] button > div { justify-content: flex-start; min-width: 0;
+  overflow: hidden; }
+[class*="st-key-conv-"] [data-testid="stMarkdownContainer"] { min-width: 0; overflow: hidden; }
+[class*="st-key-conv-"] p { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  text-align: left; }
+[class*="st-key-conv-"] button[kind="tertiary"] { font-weight: 400; }
+[class*="st-key-conv-"] button[kind="secondary"] { font-weight: 600;
+  background: rgba(128, 128, 128, 0.12); border-color: transparent; }
+</style>"""
 
 
 def draw_sidebar(
     services: Services,
     account: Account,
     current: uuid.UUID | None,
-    view: ConversationView | None,
-    extra: Callable[[ConversationView], None] | None = None,
+    model: str,
 ) -> None:
-    """`extra` draws conversation-specific panels (e.g. memory settings) under the list."""
+    """`model`: the model of the open conversation, or the one a new chat will use."""
     settings = services.settings
     with st.sidebar:
+        st.html(SIDEBAR_STYLE)  # reviewed: app-made, no user text
         st.markdown(f"**{plain(account.display_name)}**")
         if st.button("New chat", icon=":material/add:", use_container_width=True, key="new-chat"):
             st.query_params.clear()
             st.rerun()
         if not draw_search(services, account, open_conversation):
             draw_conversation_list(services, account, current)
-        if view is not None and extra is not None:
-            extra(view)
         st.divider()
-        st.caption(f"Model: {model_label(settings, view.model if view else 'offline')}")
+        st.caption(f"Model: {model_label(settings, model)}")
         if settings.offline:
             st.info(
                 "Running on the built-in offline model: no API key is configured.",
@@ -78,6 +81,8 @@ def draw_conversation_list(services: Services, account: Account, current: uuid.U
     except ChatError as exc:
         st.error(exc.user_message)
         return
+    hidden = being_deleted()
+    conversations = [item for item in conversations if str(item.id) != hidden]
     more = len(conversations) > shown
     if not conversations:
         st.caption("No conversations yet: say hello below.")
@@ -87,48 +92,41 @@ def draw_conversation_list(services: Services, account: Account, current: uuid.U
     for group, items in group_by_age(conversations[:shown], today=today, tz=tz):
         st.caption(group)
         for item in items:
-            draw_row(services, account, item, selected=item.id == current)
+            selected = item.id == current
+            st.button(
+                plain(item.title),
+                key=f"conv-{item.id}",
+                use_container_width=True,
+                type="secondary" if selected else "tertiary",
+                icon=":material/push_pin:" if item.pinned else None,
+                on_click=open_conversation,
+                args=(item.id,),
+            )
     if more and st.button("Load more", key="load-more", use_container_width=True):
         st.session_state[SHOWN_KEY] = shown + PAGE_SIZE
         st.rerun()
 
 
-def draw_row(
-    services: Services, account: Account, item: ConversationSummary, *, selected: bool
-) -> None:
-    title_column, menu_column = st.columns([5, 1], vertical_alignment="center", gap="small")
-    with title_column:
-        st.button(
-            plain(item.title),
-            key=f"conv-{item.id}",
-            use_container_width=True,
-            type="primary" if selected else "secondary",
-            icon=":material/push_pin:" if item.pinned else None,
-            on_click=open_conversation,
-            args=(item.id,),
-        )
-    with (
-        menu_column,
-        st.popover(
-            "", icon=":material/more_vert:", help="Rename, pin, delete", key=f"menu-{item.id}"
-        ),
-    ):
+def draw_conversation_actions(services: Services, account: Account, view: ConversationView) -> None:
+    """Pin, rename and delete the open conversation (a menu by its title)."""
+    with st.popover("", icon=":material/more_vert:", help="Pin, rename or delete"):
         if st.button(
-            "Unpin" if item.pinned else "Pin",
-            key=f"pin-{item.id}",
+            "Unpin" if view.pinned else "Pin to the top",
+            key=f"pin-{view.id}",
             icon=":material/push_pin:",
+            type="tertiary",
         ):
             try:
                 services.conversations.set_pinned(
-                    user_id=account.id, conversation_id=item.id, pinned=not item.pinned
+                    user_id=account.id, conversation_id=view.id, pinned=not view.pinned
                 )
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
                 st.rerun()
-        if st.button("Rename", key=f"rename-{item.id}", icon=":material/edit:"):
-            request_dialog("rename", id=str(item.id), title=item.title)
+        if st.button("Rename", key=f"rename-{view.id}", icon=":material/edit:", type="tertiary"):
+            request_dialog("rename", id=str(view.id), title=view.title)
             st.rerun()
-        if st.button("Delete", key=f"delete-{item.id}", icon=":material/delete:"):
-            request_dialog("delete", id=str(item.id), title=item.title)
+        if st.button("Delete", key=f"delete-{view.id}", icon=":material/delete:", type="tertiary"):
+            request_dialog("delete", id=str(view.id), title=view.title)
             st.rerun()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chat.markup import inert_markdown, inert_stream, message_html, plain
+from chat.markup import inert_markdown, inert_stream, literal_markdown, message_html, plain
 
 
 def test_images_become_links_outside_code() -> None:
@@ -77,3 +77,22 @@ def test_message_html_shows_a_persons_text_as_typed() -> None:
     assert message_html("<b>hi</b> *x*\n  indented", literal=True) == (
         "&lt;b&gt;hi&lt;/b&gt; *x*\n  indented"
     )
+
+
+def unescaped(markdown: str) -> str:
+    """What Markdown shows for text made only of escapes, hard breaks and spaces."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace("\u00a0", " ")
+
+
+def test_a_persons_text_keeps_its_lines_and_layout_and_no_markup() -> None:
+    typed = "Line one\nLine two\n\n    def f(x):\n        return *x* # `not code`\n![i](u)"
+    shown = literal_markdown(typed)
+    assert unescaped(shown) == typed
+    assert "\n" in shown and "Line one  \nLine two" in shown  # a hard break, not a space
+    assert "![" not in shown.replace("!\\[", "")
+
+
+def test_an_answers_single_line_breaks_are_kept_outside_code() -> None:
+    rendered, changed = inert_markdown("Line one\nLine two\n\n```\na\nb\n```\n- x\n- y")
+    assert not changed
+    assert rendered == "Line one  \nLine two\n\n```\na\nb\n```\n- x  \n- y"

@@ -10,12 +10,12 @@ from pydantic import SecretStr
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.api.turns import start_turn
 from chat.auth.preferences import Preferences
 from chat.errors import InvalidInput
 from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.turn.start import start_turn
 from tests.support.factories import chat_turn, last_context, make_user
 
 

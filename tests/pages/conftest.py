@@ -38,6 +38,7 @@ def app_services(
     monkeypatch.setenv("REGISTRATIONS_PER_CLIENT_PER_HOUR", "1000")
     monkeypatch.setenv("OPENAI_API_KEY", "")
     monkeypatch.setenv("CHAT_SECRETS_FILE", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("UNDO_DELETE_SECONDS", "0.5")  # a delete's Undo lasts half a second
     get_settings.cache_clear()
     runtime.services.clear()
     yield runtime.services()

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chat.conversations import lab
+from chat.markup import literal_markdown
 from chat.services import Services
 from tests.pages.test_memory_lab import lab_page
 from tests.support.bad_input import (
@@ -69,7 +70,7 @@ def test_accepted_text_is_shown_as_typed_without_raw_html(
     assert not app.exception
     question = app.chat_message[0]
     assert question.name == "user"
-    assert question.markdown[0].value == exp.stored
+    assert question.markdown[0].value == literal_markdown(exp.stored)
     assert all(block.proto.allow_html is False for block in app.markdown)
 
 

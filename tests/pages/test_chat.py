@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -17,9 +18,16 @@ def query_value(app: AppTest, key: str) -> str:
     return value[0] if isinstance(value, list) else str(value)
 
 
+def shown(markdown: str) -> str:
+    """The text Markdown shows for escapes, hard breaks and non-breaking spaces (how a
+    person's message is drawn, chat.markup.literal_markdown)."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace("\u00a0", " ")
+
+
 def chat_messages(app: AppTest) -> list[tuple[str, str]]:
+    """(role, text shown) of each message drawn one by one."""
     return [
-        (message.name, " ".join(md.value for md in message.markdown))
+        (message.name, " ".join(shown(md.value) for md in message.markdown))
         for message in app.chat_message
     ]
 

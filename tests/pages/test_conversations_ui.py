@@ -3,13 +3,17 @@ regenerate, edit, show earlier, per-conversation settings."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from chat.auth.accounts import Account
 from chat.services import Services
+from chat.storage.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
+from pages.parts.search import snippet_markdown
 from tests.pages.conftest import answered
 from tests.pages.test_chat import chat_messages, query_value
 from tests.support.factories import chat_turn, make_user
@@ -68,18 +72,43 @@ def test_rename_refuses_an_empty_title_with_a_sentence(
     assert "cannot be empty" in app.error[0].value
 
 
-def test_delete_dialog_deletes_after_confirmation(
+def deleted_eventually(services: Services, user: Account, conversation_id: uuid.UUID) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if conversation_id not in [c.id for c in services.conversations.list(user_id=user.id)]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_delete_happens_once_its_undo_has_passed(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     app, user, conversation_id = start_with_conversation(signed_in, app_services)
     app = click(app, f"delete-{conversation_id}")
-    assert "cannot be undone" in " ".join(m.value for m in app.markdown)
+    assert "You can undo it" in " ".join(m.value for m in app.markdown)
     assert app_services.conversations.list(user_id=user.id)  # nothing deleted yet
     app = click(app, "delete-confirm")
     assert not app.exception
-    assert app_services.conversations.list(user_id=user.id) == []
     assert "c" not in app.query_params
     assert app.title[0].value == "New chat"
+    assert not [b for b in app.sidebar.button if b.key == f"conv-{conversation_id}"]
+    assert app.button(key="undo-delete")  # offered for a moment
+    assert deleted_eventually(app_services, user, conversation_id)
+    app = app.run()
+    assert not [b for b in app.button if b.key == "undo-delete"]  # the moment has passed
+
+
+def test_undo_keeps_a_deleted_conversation(
+    signed_in: Callable[..., AppTest], app_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_services.settings, "undo_delete_seconds", 30.0)
+    app, user, conversation_id = start_with_conversation(signed_in, app_services)
+    app = click(click(app, f"delete-{conversation_id}"), "delete-confirm")
+    app = click(app, "undo-delete")
+    assert not app.exception
+    assert [b for b in app.sidebar.button if b.key == f"conv-{conversation_id}"]  # back
+    assert conversation_id in [c.id for c in app_services.conversations.list(user_id=user.id)]
 
 
 def test_search_finds_and_opens_the_message(
@@ -173,11 +202,20 @@ def test_conversation_settings_are_saved(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     app, user, conversation_id = start_with_conversation(signed_in, app_services)
-    app.checkbox[0].uncheck()
-    app.slider[0].set_value(0.4)
-    app.text_area[0].input("You are a pirate.")
-    next(b for b in app.button if b.label == "Save settings").click()
+    assert app.slider(key=f"temperature-{conversation_id}").disabled  # the model's default
+    app.checkbox(key=f"default-temperature-{conversation_id}").uncheck()
+    app = app.run()
+    app.slider(key=f"temperature-{conversation_id}").set_value(0.4)
+    app.text_area(key=f"prompt-{conversation_id}").input("You are a pirate.")
+    app.button(key=f"save-settings-{conversation_id}").click()
     app = app.run()
     assert not app.exception
     view = app_services.conversations.open(user_id=user.id, conversation_id=conversation_id)
     assert (view.temperature, view.system_prompt) == (0.4, "You are a pirate.")
+
+
+def test_search_snippets_put_no_space_before_punctuation() -> None:
+    start, stop = HIGHLIGHT_START, HIGHLIGHT_STOP
+    snippet = f"Ask about {start}tea{stop}, please: {start}oolong{stop}!"
+    assert snippet_markdown(snippet) == "Ask about **tea**, please\\: **oolong**\\!"
+    assert snippet_markdown(f"{HIGHLIGHT_START}tea{HIGHLIGHT_STOP} time") == "**tea** time"

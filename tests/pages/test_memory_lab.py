@@ -63,6 +63,11 @@ def test_inspector_under_each_answer(
     cid, _ = chat_turn(app_services, owner, "My name is Ada.")
     chat_turn(app_services, owner, "What is my name?", cid)
     app = signed_in(query={"c": str(cid)}, username=owner.username)
+    assert not [e for e in app.expander if e.label.startswith("Context:")]  # daily use: none
+    assert app.toggle(key="answer-details").value is False
+    app.toggle(key="answer-details").set_value(True)  # the demo, one click away
+    app = app.run()
+    assert app_services.preferences.get(user_id=owner.id).show_answer_details  # kept
     inspectors = [e for e in app.expander if e.label.startswith("Context:")]
     assert len(inspectors) == 2
     assert not inspectors[1].text  # closed: nothing of it is read or sent

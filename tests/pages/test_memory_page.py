@@ -78,6 +78,7 @@ def test_the_inspector_shows_the_user_memory_block_with_its_tokens(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     owner = make_user(app_services)
+    app_services.preferences.set_show_answer_details(user_id=owner.id, show=True)
     learnt(app_services, owner, "My cat is called Miso.")
     turn = app_services.turns.send(user_id=owner.id, conversation_id=None, text="Hello!")
     "".join(turn.stream())
