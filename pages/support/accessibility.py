@@ -9,8 +9,8 @@ without sight:
   once the answer stopped), unless the user is typing in another field or a dialog is
   open. Not on touch screens: there, focus would raise the on-screen keyboard over the
   conversation.
-- A button with an icon and no label (the conversation row's menu) is announced by its
-  icon's name ("more_vert icon"): Streamlit draws icons as text ligatures. Icon text is kept
+- A button with an icon and no label (the ⋮ menu by a conversation's title) is announced by
+  its icon's name ("more_vert icon"): Streamlit draws icons as text ligatures. Icon text is kept
   out of every accessible name (aria-hidden), and icon-only buttons get a name: the one
   given below for their element key, else one for their icon. Their help text would be the
   natural name, but Streamlit draws it only while the pointer hovers.
@@ -40,7 +40,7 @@ import streamlit as st
 # Names for icon-only controls, by the start of their element key (Streamlit marks an
 # element's container with the class st-key-<key>). Checked before the names by icon.
 LABELS_BY_KEY: dict[str, str] = {
-    "menu-": "Rename, pin or delete",  # the ⋮ of a conversation in the sidebar
+    "conversation-actions": "Pin, rename or delete",  # the ⋮ by a conversation's title
 }
 # Names by Material icon, for icon-only controls without a key above.
 LABELS_BY_ICON: dict[str, str] = {
