@@ -9,7 +9,7 @@ from streamlit_authenticator.utilities import LoginError
 
 from chat.errors import ChatError
 from chat.markup import plain
-from pages.parts.cookie_ready import cookie_reader_ready
+from pages.parts.authenticator import draw_authenticator
 from pages.parts.finish_sign_in import finish_sign_in
 from pages.support import runtime
 from pages.support.web_auth import client_key
@@ -25,8 +25,7 @@ if st.session_state.get(runtime.ACCOUNT_KEY) and st.session_state.get("authentic
     finish_sign_in(runtime.account())  # signed in; the remember-me cookie is on its way
     st.stop()
 st.caption("Sign in to see your conversations.")
-if not cookie_reader_ready(runtime.authenticator()):
-    st.stop()
+draw_authenticator()
 
 
 def draw_login() -> None:
