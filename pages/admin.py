@@ -38,9 +38,8 @@ except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
 
-# Tables fit the page: compact times, numbers with thousands separators, narrow labels.
-DAY = st.column_config.DatetimeColumn(format="YYYY-MM-DD")
-WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+# Tables fit the page: compact times (stored in UTC, and said so), numbers with thousands
+# separators, narrow labels.
 COUNT = st.column_config.NumberColumn(format="%,d")
 SHORT = st.column_config.TextColumn(width="small")
 
@@ -65,8 +64,10 @@ st.dataframe(
     column_config={
         "role": SHORT,
         "status": SHORT,
-        "created": DAY,
-        "last login": WHEN,
+        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD"),
+        "last login": st.column_config.DatetimeColumn(
+            "last login (UTC)", format="YYYY-MM-DD HH:mm"
+        ),
         "conversations": COUNT,
         "messages": COUNT,
         "tokens": COUNT,
@@ -190,7 +191,7 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
-            "time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "detail": st.column_config.TextColumn(width="large"),
         },
     )

@@ -20,10 +20,15 @@ def admin_page(signed_in: Callable[..., AppTest], services: Services) -> AppTest
 
 
 def column_formats(app: AppTest, table: int) -> dict[str, object]:
-    """What the browser is told about each column of a table (its width and format)."""
+    """What the browser is told about each column of a table: its heading when it is not
+    the column's name, its width and its format."""
     columns = json.loads(app.dataframe[table].proto.columns)
     return {
-        name: (config.get("width"), config.get("type_config", {}).get("format"))
+        name: (
+            config.get("label"),
+            config.get("width"),
+            config.get("type_config", {}).get("format"),
+        )
         for name, config in columns.items()
         if not name.startswith("_")
     }
@@ -34,17 +39,17 @@ def test_the_tables_are_compact_enough_to_fit(
 ) -> None:
     app = admin_page(signed_in, app_services)
     assert column_formats(app, 0) == {
-        "role": ("small", None),
-        "status": ("small", None),
-        "created": (None, "YYYY-MM-DD"),
-        "last login": (None, "YYYY-MM-DD HH:mm"),
-        "conversations": (None, "%,d"),
-        "messages": (None, "%,d"),
-        "tokens": (None, "%,d"),
+        "role": (None, "small", None),
+        "status": (None, "small", None),
+        "created": ("created (UTC)", None, "YYYY-MM-DD"),
+        "last login": ("last login (UTC)", None, "YYYY-MM-DD HH:mm"),
+        "conversations": (None, None, "%,d"),
+        "messages": (None, None, "%,d"),
+        "tokens": (None, None, "%,d"),
     }
     assert column_formats(app, 1) == {
-        "time": (None, "YYYY-MM-DD HH:mm:ss"),
-        "detail": ("large", None),
+        "time": ("time (UTC)", None, "YYYY-MM-DD HH:mm:ss"),
+        "detail": (None, "large", None),
     }
 
 
