@@ -51,6 +51,7 @@ account = runtime.account()
 DRAFT_KEY = runtime.DRAFT_KEY
 QUEUED_KEY = "_queued"  # {"conversation", "text"}: sent while an answer was arriving
 SHOWN_PREFIX = "_shown-"
+READ_KEY = "_conversation_read"  # the conversation as read by this run of the page
 RECENT = 50  # messages shown at first; "Show earlier" adds as many again
 SUGGESTED_KEY = "_suggested"  # a suggested prompt picked on an empty chat
 preferences = runtime.preferences()
@@ -223,18 +224,13 @@ def stored_messages(
 ) -> None:
     """The conversation as stored, up to the turn the page follows (drawn below the
     fragment by the run that follows it, and left there when the fragment reruns alone)."""
-    shown = int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT))
-    try:
-        view = services.conversations.open(
-            user_id=account.id,
-            conversation_id=conversation_id,
-            limit=shown,
-            at_message=found,
-            contexts=RECENT + 2,  # the inspectors of the messages drawn one by one
-        )
-    except ChatError as exc:
-        st.error(exc.user_message)
-        return
+    view = st.session_state.pop(READ_KEY, None)  # read by this run of the page already
+    if view is None or view.id != conversation_id:
+        try:
+            view = read_view(conversation_id, found)
+        except ChatError as exc:
+            st.error(exc.user_message)
+            return
     if not view.messages:
         st.caption("No messages yet. Type below to start.")
     if view.earlier:
@@ -273,19 +269,33 @@ def before_turn(messages: list[StoredMessage], reply_id: uuid.UUID | None) -> li
     return messages
 
 
+st.session_state.pop(READ_KEY, None)  # a read of a run that did not reach the pane is old
 prompt = st.chat_input("Message", key=runtime.CHAT_INPUT_KEY)  # pinned to the bottom
 current = url_id("c", "conversation")
 found_message = url_id("m", "message")
 
 
+def read_view(conversation_id: uuid.UUID, found: uuid.UUID | None) -> ConversationView:
+    """The conversation with the messages on screen (and the context logs of those drawn
+    one by one, for their inspectors)."""
+    return services.conversations.open(
+        user_id=account.id,
+        conversation_id=conversation_id,
+        limit=int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT)),
+        at_message=found,
+        contexts=RECENT + 2,
+    )
+
+
 def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
-    """The conversation's settings and its last exchange; None for a new chat."""
+    """The conversation as this run draws it (its messages passed on to the conversation
+    pane, which reads them itself only when it reruns alone); None for a new chat."""
     if conversation_id is None:
         return None
     try:
-        return services.conversations.open(
-            user_id=account.id, conversation_id=conversation_id, limit=2
-        )
+        view = read_view(conversation_id, found_message)
+        st.session_state[READ_KEY] = view
+        return view
     except NotFound:
         sidebar(None, new_setup.model)
         st.error("Conversation not found.")
@@ -300,12 +310,12 @@ def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
 header = open_header(current)
 
 
-def renamed(before: ConversationView) -> bool:
+def renamed(before: ConversationView, question: StoredMessage) -> bool:
     """Whether the conversation was named after its first answer (by the model)."""
-    if before.messages[0].position != 1:
+    if question.position != 1:
         return False
-    after = open_header(before.id)
-    return after is not None and after.title != before.title
+    after = services.conversations.open(user_id=account.id, conversation_id=before.id, limit=0)
+    return after.title != before.title
 
 
 # What this run does: start an answer (asked for by a button, the message box, or a message
@@ -373,5 +383,5 @@ if header is not None and arriving is not None:
         details=preferences.show_answer_details,
     )
     draw_queued(current)
-    if st.session_state.get(QUEUED_KEY) or renamed(header):
+    if st.session_state.get(QUEUED_KEY) or renamed(header, question):
         st.rerun()  # send what waited; or show the conversation's new name everywhere
