@@ -287,12 +287,17 @@ def read_view(conversation_id: uuid.UUID, found: uuid.UUID | None) -> Conversati
     )
 
 
-def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
+def open_header(conversation_id: uuid.UUID | None, *, whole: bool) -> ConversationView | None:
     """The conversation as this run draws it (its messages passed on to the conversation
-    pane, which reads them itself only when it reruns alone); None for a new chat."""
+    pane, which reads them itself only when it reruns alone), or, not `whole`, its settings
+    and last exchange only (a run about to send reads it again); None for a new chat."""
     if conversation_id is None:
         return None
     try:
+        if not whole:
+            return services.conversations.open(
+                user_id=account.id, conversation_id=conversation_id, limit=2
+            )
         view = read_view(conversation_id, found_message)
         st.session_state[READ_KEY] = view
         return view
@@ -307,7 +312,14 @@ def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
         st.stop()
 
 
-header = open_header(current)
+# A run that will likely send reads the whole conversation after sending, not twice.
+sending = bool(
+    prompt
+    or st.session_state.get(QUEUED_KEY)
+    or st.session_state.get(SUGGESTED_KEY)
+    or any(st.session_state.get(key) for key in (RETRY_KEY, REGENERATE_KEY, EDIT_KEY))
+)
+header = open_header(current, whole=not sending)
 
 
 def renamed(before: ConversationView, question: StoredMessage) -> bool:
@@ -335,8 +347,10 @@ elif turn is None and arriving is None:
         queue(turn.conversation_id, suggestion[1])  # sent once this answer is in
 if turn is not None:
     current = turn.conversation_id
-    header = open_header(current)  # with the new question and its answer on the way
+    header = open_header(current, whole=True)  # with the new question and the answer to come
     arriving = in_flight(header)
+elif sending and header is not None:  # nothing was sent after all: the whole conversation
+    header = open_header(current, whole=True)
 
 sidebar(current, header.model if header else new_setup.model)
 draw_chat_script()
