@@ -9,6 +9,7 @@ import streamlit as st
 from chat.auth.registration import POLICIES
 from chat.errors import ChatError
 from pages.support import runtime
+from pages.support.clock import in_viewer_zone, zone_name
 
 services = runtime.services()
 account = runtime.account()
@@ -38,7 +39,7 @@ except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
 
-# Tables fit the page: compact times (stored in UTC, and said so), numbers with thousands
+# Tables fit the page: compact times (in the viewer's zone, named), numbers with thousands
 # separators, narrow labels.
 COUNT = st.column_config.NumberColumn(format="%,d")
 SHORT = st.column_config.TextColumn(width="small")
@@ -51,8 +52,8 @@ st.dataframe(
             "name": row.account.display_name,
             "role": row.account.role,
             "status": "disabled" if row.account.disabled else "active",
-            "created": row.account.created_at,
-            "last login": row.account.last_login_at,
+            "created": in_viewer_zone(row.account.created_at),
+            "last login": row.account.last_login_at and in_viewer_zone(row.account.last_login_at),
             "conversations": row.conversations,
             "messages": row.messages,
             "tokens": row.tokens,
@@ -64,9 +65,9 @@ st.dataframe(
     column_config={
         "role": SHORT,
         "status": SHORT,
-        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD"),
+        "created": st.column_config.DatetimeColumn(f"created ({zone_name()})", format="YYYY-MM-DD"),
         "last login": st.column_config.DatetimeColumn(
-            "last login (UTC)", format="YYYY-MM-DD HH:mm"
+            f"last login ({zone_name()})", format="YYYY-MM-DD HH:mm"
         ),
         "conversations": COUNT,
         "messages": COUNT,
@@ -180,7 +181,7 @@ else:
     st.dataframe(
         [
             {
-                "time": e.at,
+                "time": in_viewer_zone(e.at),
                 "event": e.kind,
                 "user": e.username,
                 "client": e.client,
@@ -191,7 +192,9 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
-            "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "time": st.column_config.DatetimeColumn(
+                f"time ({zone_name()})", format="YYYY-MM-DD HH:mm:ss"
+            ),
             "detail": st.column_config.TextColumn(width="large"),
         },
     )
