@@ -36,8 +36,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from load_browser import ANSWER_TIMEOUT_MS, PAGE_CLOCKS, PASSWORD, idle, log_in, submit
 from load_check import (
@@ -58,6 +60,7 @@ from chat.settings import Settings
 from tests.support.app_server import started_app
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.openai_server import FakeOpenAIServer
+from tests.support.proxy import running_proxy
 
 NEW_CHAT_EVERY = 10
 
@@ -181,9 +184,9 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
-def watch_cpu(pid: int, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+def watch_cpu(pids: list[int], stop: threading.Event, samples: list[tuple[float, float]]) -> None:
     while not stop.wait(0.5):
-        samples.append((time.monotonic(), cpu_seconds(pid)))
+        samples.append((time.monotonic(), sum(cpu_seconds(pid) for pid in pids)))
 
 
 def cpu_since(samples: list[tuple[float, float]], since: float) -> float:
@@ -226,6 +229,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--token-delay", type=float, default=0.02)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="app processes; more than one run behind deploy/nginx.conf (Debian's nginx)",
+    )
     args = parser.parse_args()
     with (
         scratch_engine() as engine,
@@ -241,27 +250,42 @@ def main() -> None:
             accounts.create(username=name, email=f"{name}@example.com", password=PASSWORD).id
             for name in usernames
         ]
-        env = app_env(url, data_dir, server.base_url)
+        env = {**app_env(url, data_dir, server.base_url), "TRUSTED_PROXIES": "127.0.0.1"}
         stop, peak = threading.Event(), [0]
         samples: list[tuple[float, float]] = []
-        with started_app(env, log_path=Path(data_dir) / "app.log") as app:
-            pid = app.process.pid
+        with ExitStack() as stack:
+            apps = []
+            for n in range(args.replicas):  # each with its own data directory
+                own = Path(data_dir) / f"app{n}"
+                own.mkdir()
+                apps.append(
+                    stack.enter_context(
+                        started_app({**env, "DATA_DIR": str(own)}, log_path=own / "app.log")
+                    )
+                )
+            pids = [app.process.pid for app in apps]
+            base_url = apps[0].url
+            if args.replicas > 1:
+                replicas = [urlsplit(app.url).netloc for app in apps]
+                base_url = stack.enter_context(
+                    running_proxy(replicas, workdir=Path(data_dir) / "nginx")
+                )
             watchers = [
                 threading.Thread(target=watch_connections, args=(engine, stop, peak)),
-                threading.Thread(target=watch_cpu, args=(pid, stop, samples)),
+                threading.Thread(target=watch_cpu, args=(pids, stop, samples)),
             ]
-            rss_before = resident_mb(pid)
+            rss_before = sum(resident_mb(pid) for pid in pids)
             for watcher in watchers:
                 watcher.start()
             try:
                 runs, wall, chatting_from = asyncio.run(
-                    drive(app.url, usernames, args.seconds, Path(data_dir))
+                    drive(base_url, usernames, args.seconds, Path(data_dir))
                 )
             finally:
                 stop.set()
                 for watcher in watchers:
                     watcher.join()
-            rss_after = resident_mb(pid)
+            rss_after = sum(resident_mb(pid) for pid in pids)
             cpu = cpu_since(samples, chatting_from)
             load = machine_load()
         stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
@@ -273,14 +297,15 @@ def main() -> None:
     first = [s for r in runs for s in r.first_token]
     turns = [s for r in runs for s in r.turn]
     print_table(
-        f"server level: {args.users} browsers, {args.seconds:.0f} s of chatting, model"
+        f"server level: {args.users} browsers, {args.replicas} app process(es)"
+        f"{' behind nginx' if args.replicas > 1 else ''}, {args.seconds:.0f} s of chatting, model"
         f" {args.token_delay * 1000:.0f} ms/token",
         [
             ("turns completed", len(turns)),
             ("wall s (after the logins)", f"{wall:.1f}"),
             ("turns/s", f"{len(turns) / wall:.2f}"),
             (
-                "app CPU per turn ms (all of the process's threads)",
+                "app CPU per turn ms (all threads of the app processes)",
                 f"{cpu * 1000 / max(1, len(turns)):.0f}",
             ),
             ("app resident MB before / after", f"{rss_before:.0f} / {rss_after:.0f}"),

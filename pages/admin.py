@@ -9,6 +9,7 @@ import streamlit as st
 from chat.auth.registration import POLICIES
 from chat.errors import ChatError
 from pages.support import runtime
+from pages.support.clock import in_viewer_zone, zone_name
 
 services = runtime.services()
 account = runtime.account()
@@ -38,6 +39,11 @@ except ChatError as exc:
     st.error(exc.user_message)
     st.stop()
 
+# Tables fit the page: compact times (in the viewer's zone, named), numbers with thousands
+# separators, narrow labels.
+COUNT = st.column_config.NumberColumn(format="%,d")
+SHORT = st.column_config.TextColumn(width="small")
+
 st.subheader("Users")
 st.dataframe(
     [
@@ -46,8 +52,8 @@ st.dataframe(
             "name": row.account.display_name,
             "role": row.account.role,
             "status": "disabled" if row.account.disabled else "active",
-            "created": row.account.created_at,
-            "last login": row.account.last_login_at,
+            "created": in_viewer_zone(row.account.created_at),
+            "last login": row.account.last_login_at and in_viewer_zone(row.account.last_login_at),
             "conversations": row.conversations,
             "messages": row.messages,
             "tokens": row.tokens,
@@ -56,6 +62,17 @@ st.dataframe(
     ],
     hide_index=True,
     width="stretch",
+    column_config={
+        "role": SHORT,
+        "status": SHORT,
+        "created": st.column_config.DatetimeColumn(f"created ({zone_name()})", format="YYYY-MM-DD"),
+        "last login": st.column_config.DatetimeColumn(
+            f"last login ({zone_name()})", format="YYYY-MM-DD HH:mm"
+        ),
+        "conversations": COUNT,
+        "messages": COUNT,
+        "tokens": COUNT,
+    },
 )
 
 by_name = {row.account.username: row.account for row in rows}
@@ -66,39 +83,49 @@ with left, st.container(border=True):
     target = by_name[chosen] if chosen else None
     if target is not None:
         st.caption(f"{target.role}, {'disabled' if target.disabled else 'active'}")
-        b1, b2, b3, b4, b5 = st.columns(5)
-        if b1.button("Enable" if target.disabled else "Disable", key="admin-toggle"):
+        # One row of buttons as wide as their labels, wrapping when the column is narrow.
+        buttons = st.container(horizontal=True)
+        toggle = buttons.button("Enable" if target.disabled else "Disable", key="admin-toggle")
+        new_role = "user" if target.role == "admin" else "admin"
+        promote = buttons.button(
+            "Demote" if target.role == "admin" else "Make admin", key="admin-role"
+        )
+        reset = buttons.button("Reset code", key="admin-reset")
+        unlock = buttons.button("Unlock sign-in", key="admin-unlock", help="Forget failed sign-ins")
+        end_sessions = buttons.button(
+            "End sessions", key="admin-end-sessions", help="Sign out everywhere"
+        )
+        if toggle:
             act(
                 lambda: admin.set_disabled(
                     actor=account, user_id=target.id, disabled=not target.disabled
                 ),
                 f"{target.username} is now {'active' if target.disabled else 'disabled'}.",
             )
-        new_role = "user" if target.role == "admin" else "admin"
-        if b2.button("Demote" if target.role == "admin" else "Make admin", key="admin-role"):
+        if promote:
             act(
                 lambda: admin.set_role(actor=account, user_id=target.id, role=new_role),
                 f"{target.username} is now {new_role}.",
             )
-        if b4.button("Unlock sign-in", key="admin-unlock", help="Forget failed sign-ins"):
+        if unlock:
             act(
                 lambda: admin.unlock(actor=account, user_id=target.id),
                 f"{target.username} can sign in again from anywhere.",
             )
-        if b5.button("End sessions", key="admin-end-sessions", help="Sign out everywhere"):
+        if end_sessions:
             act(
                 lambda: admin.end_sessions(actor=account, user_id=target.id),
                 f"{target.username} is signed out everywhere.",
             )
-        if b3.button("Reset code", key="admin-reset"):
+        if reset:
             try:
                 issued = admin.issue_reset(actor=account, user_id=target.id)
             except ChatError as exc:
                 st.error(exc.user_message)
             else:
                 st.info(
-                    f"One-time reset code for **{issued.username}** (valid "
-                    f"{issued.expires_in_minutes} minutes, shown only now):"
+                    f"One-time reset code for **{issued.username}** (valid for "
+                    f"{issued.valid_for}, shown only now):"
                 )
                 st.code(issued.code, language=None)
                 st.caption(
@@ -154,7 +181,7 @@ else:
     st.dataframe(
         [
             {
-                "time": e.at,
+                "time": in_viewer_zone(e.at),
                 "event": e.kind,
                 "user": e.username,
                 "client": e.client,
@@ -164,4 +191,10 @@ else:
         ],
         hide_index=True,
         width="stretch",
+        column_config={
+            "time": st.column_config.DatetimeColumn(
+                f"time ({zone_name()})", format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "detail": st.column_config.TextColumn(width="large"),
+        },
     )

@@ -51,6 +51,7 @@ account = runtime.account()
 DRAFT_KEY = runtime.DRAFT_KEY
 QUEUED_KEY = "_queued"  # {"conversation", "text"}: sent while an answer was arriving
 SHOWN_PREFIX = "_shown-"
+READ_KEY = "_conversation_read"  # the conversation as read by this run of the page
 RECENT = 50  # messages shown at first; "Show earlier" adds as many again
 SUGGESTED_KEY = "_suggested"  # a suggested prompt picked on an empty chat
 preferences = runtime.preferences()
@@ -223,18 +224,13 @@ def stored_messages(
 ) -> None:
     """The conversation as stored, up to the turn the page follows (drawn below the
     fragment by the run that follows it, and left there when the fragment reruns alone)."""
-    shown = int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT))
-    try:
-        view = services.conversations.open(
-            user_id=account.id,
-            conversation_id=conversation_id,
-            limit=shown,
-            at_message=found,
-            contexts=RECENT + 2,  # the inspectors of the messages drawn one by one
-        )
-    except ChatError as exc:
-        st.error(exc.user_message)
-        return
+    view = st.session_state.pop(READ_KEY, None)  # read by this run of the page already
+    if view is None or view.id != conversation_id:
+        try:
+            view = read_view(conversation_id, found)
+        except ChatError as exc:
+            st.error(exc.user_message)
+            return
     if not view.messages:
         st.caption("No messages yet. Type below to start.")
     if view.earlier:
@@ -273,19 +269,38 @@ def before_turn(messages: list[StoredMessage], reply_id: uuid.UUID | None) -> li
     return messages
 
 
+st.session_state.pop(READ_KEY, None)  # a read of a run that did not reach the pane is old
 prompt = st.chat_input("Message", key=runtime.CHAT_INPUT_KEY)  # pinned to the bottom
 current = url_id("c", "conversation")
 found_message = url_id("m", "message")
 
 
-def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
-    """The conversation's settings and its last exchange; None for a new chat."""
+def read_view(conversation_id: uuid.UUID, found: uuid.UUID | None) -> ConversationView:
+    """The conversation with the messages on screen (and the context logs of those drawn
+    one by one, for their inspectors)."""
+    return services.conversations.open(
+        user_id=account.id,
+        conversation_id=conversation_id,
+        limit=int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT)),
+        at_message=found,
+        contexts=RECENT + 2,
+    )
+
+
+def open_header(conversation_id: uuid.UUID | None, *, whole: bool) -> ConversationView | None:
+    """The conversation as this run draws it (its messages passed on to the conversation
+    pane, which reads them itself only when it reruns alone), or, not `whole`, its settings
+    and last exchange only (a run about to send reads it again); None for a new chat."""
     if conversation_id is None:
         return None
     try:
-        return services.conversations.open(
-            user_id=account.id, conversation_id=conversation_id, limit=2
-        )
+        if not whole:
+            return services.conversations.open(
+                user_id=account.id, conversation_id=conversation_id, limit=2
+            )
+        view = read_view(conversation_id, found_message)
+        st.session_state[READ_KEY] = view
+        return view
     except NotFound:
         sidebar(None, new_setup.model)
         st.error("Conversation not found.")
@@ -297,15 +312,22 @@ def open_header(conversation_id: uuid.UUID | None) -> ConversationView | None:
         st.stop()
 
 
-header = open_header(current)
+# A run that will likely send reads the whole conversation after sending, not twice.
+sending = bool(
+    prompt
+    or st.session_state.get(QUEUED_KEY)
+    or st.session_state.get(SUGGESTED_KEY)
+    or any(st.session_state.get(key) for key in (RETRY_KEY, REGENERATE_KEY, EDIT_KEY))
+)
+header = open_header(current, whole=not sending)
 
 
-def renamed(before: ConversationView) -> bool:
+def renamed(before: ConversationView, question: StoredMessage) -> bool:
     """Whether the conversation was named after its first answer (by the model)."""
-    if before.messages[0].position != 1:
+    if question.position != 1:
         return False
-    after = open_header(before.id)
-    return after is not None and after.title != before.title
+    after = services.conversations.open(user_id=account.id, conversation_id=before.id, limit=0)
+    return after.title != before.title
 
 
 # What this run does: start an answer (asked for by a button, the message box, or a message
@@ -325,8 +347,10 @@ elif turn is None and arriving is None:
         queue(turn.conversation_id, suggestion[1])  # sent once this answer is in
 if turn is not None:
     current = turn.conversation_id
-    header = open_header(current)  # with the new question and its answer on the way
+    header = open_header(current, whole=True)  # with the new question and the answer to come
     arriving = in_flight(header)
+elif sending and header is not None:  # nothing was sent after all: the whole conversation
+    header = open_header(current, whole=True)
 
 sidebar(current, header.model if header else new_setup.model)
 draw_chat_script()
@@ -373,5 +397,5 @@ if header is not None and arriving is not None:
         details=preferences.show_answer_details,
     )
     draw_queued(current)
-    if st.session_state.get(QUEUED_KEY) or renamed(header):
+    if st.session_state.get(QUEUED_KEY) or renamed(header, question):
         st.rerun()  # send what waited; or show the conversation's new name everywhere

@@ -103,6 +103,7 @@ if runs:
         return "–" if value is None else f"{value:.0%}"
 
     st.subheader("Totals")
+    tokens = st.column_config.NumberColumn(format="%,d")  # 12,345
     st.dataframe(
         pd.DataFrame(
             {
@@ -117,6 +118,11 @@ if runs:
             }
         ),
         hide_index=True,
+        column_config={
+            "total tokens": tokens,
+            "mean per turn": tokens,
+            "max per turn": tokens,
+        },
     )
     each_probe = list(runs[0].probes)
     if each_probe:

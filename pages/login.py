@@ -1,5 +1,6 @@
-"""Login page: the library's login form, registration under the current policy, and
-redeeming an admin-issued password-reset code (the only signed-out way to a new password).
+"""Login page: the library's login form, registration under the current policy (a new
+account is signed in at once), and redeeming an admin-issued password-reset code (the only
+signed-out way to a new password).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from streamlit_authenticator.utilities import LoginError
 
 from chat.errors import ChatError
 from chat.markup import plain
-from pages.parts.cookie_ready import cookie_reader_ready
+from pages.parts.authenticator import draw_authenticator
 from pages.parts.finish_sign_in import finish_sign_in
 from pages.support import runtime
-from pages.support.web_auth import client_key
+from pages.support.web_auth import client_key, sign_in_new_account
 
 services = runtime.services()
 settings = services.settings
@@ -25,8 +26,7 @@ if st.session_state.get(runtime.ACCOUNT_KEY) and st.session_state.get("authentic
     finish_sign_in(runtime.account())  # signed in; the remember-me cookie is on its way
     st.stop()
 st.caption("Sign in to see your conversations.")
-if not cookie_reader_ready(runtime.authenticator()):
-    st.stop()
+draw_authenticator()
 
 
 def draw_login() -> None:
@@ -79,8 +79,19 @@ def draw_register() -> None:
                 )
             except ChatError as exc:
                 st.error(exc.user_message)
-            else:
-                st.success(f"Welcome, {plain(account.display_name)}! Log in with your new account.")
+                return
+            welcome = f"Welcome, {plain(account.display_name)}!"
+            try:
+                signed_in = sign_in_new_account(
+                    services, username=account.username, password=password
+                )
+            except ChatError as exc:  # e.g. this client is throttled for sign-ins
+                st.success(f"{welcome} Your account is ready.")
+                st.warning(exc.user_message)
+                return
+            if signed_in:
+                st.rerun()  # on to the chat, once the remember-me cookie is set
+            st.success(f"{welcome} Log in with your new account.")
 
 
 def draw_reset() -> None:

@@ -37,6 +37,22 @@ class IssuedReset:
     code: str  # shown once; only its hash is stored
     expires_in_minutes: int
 
+    @property
+    def valid_for(self) -> str:
+        """The code's lifetime as the admin reads it out: "24 hours", "2 days"."""
+        return describe_lifetime(self.expires_in_minutes)
+
+
+def describe_lifetime(minutes: int) -> str:
+    """A lifetime in the unit people use for it: minutes under two hours, hours under two
+    days, then days; "about" when the unit rounds it ("about 3 hours" for 170 minutes)."""
+    if minutes < 120 and minutes != 60:
+        return f"{minutes} minute{'s' * (minutes != 1)}"
+    unit, size = ("hour", 60) if minutes < 2 * 24 * 60 else ("day", 24 * 60)
+    count = round(minutes / size)
+    text = f"{count} {unit}{'s' * (count != 1)}"
+    return text if count * size == minutes else f"about {text}"
+
 
 class AdminService:
     def __init__(

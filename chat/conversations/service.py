@@ -117,12 +117,6 @@ class ConversationService:
             conversation = repository.get_conversation(
                 session=session, user_id=user_id, conversation_id=conversation_id
             )
-            repository.settle_stale_turns(
-                session=session,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                older_than=STALE_TURN_AFTER,
-            )
             if at_message is not None:
                 target = repository.get_message(
                     session=session, user_id=user_id, message_id=at_message
@@ -136,6 +130,16 @@ class ConversationService:
             rows = repository.recent_messages(
                 session=session, user_id=user_id, conversation_id=conversation_id, limit=limit
             )
+            if any(row.status == "pending" for row in rows) and repository.settle_stale_turns(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                older_than=STALE_TURN_AFTER,
+            ):  # an answer whose process died: stored as interrupted, and shown so
+                session.expire_all()
+                rows = repository.recent_messages(
+                    session=session, user_id=user_id, conversation_id=conversation_id, limit=limit
+                )
             logs = repository.context_logs(
                 session=session,
                 user_id=user_id,

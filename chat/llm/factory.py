@@ -22,18 +22,19 @@ def build_model(settings: Settings, name: str | None = None) -> BaseChatModel:
         from chat.llm.offline import OfflineChatModel
 
         return OfflineChatModel(token_delay=settings.offline_token_delay)
-    from langchain_openai import ChatOpenAI
+    from chat.llm.endpoint import EndpointChatModel
 
     chosen = name if name in settings.models else settings.models[0]
     assert settings.openai_api_key is not None  # settings.offline covers the None case
-    return ChatOpenAI(
+    return EndpointChatModel(
         model=chosen,
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
         stream_usage=True,
         use_responses_api=False,
         timeout=settings.model_timeout,
-        max_retries=settings.model_max_retries,
+        max_retries=0,  # the app retries what may succeed: chat/llm/endpoint.py
+        retries=settings.model_max_retries,
     )
 
 
@@ -75,13 +76,14 @@ def build_embedder(settings: Settings) -> Embeddings | None:
     key = settings.embeddings_api_key or settings.openai_api_key
     if key is None or not key.get_secret_value():
         return None
-    from langchain_openai import OpenAIEmbeddings
+    from chat.llm.endpoint import EndpointEmbeddings
 
-    return OpenAIEmbeddings(
+    return EndpointEmbeddings(
         model=settings.embeddings_model,
         api_key=key,
         base_url=settings.embeddings_base_url or settings.openai_base_url,
         check_embedding_ctx_length=False,  # plain text: any OpenAI-compatible server
         timeout=settings.model_timeout,
-        max_retries=settings.model_max_retries,
+        max_retries=0,  # as for the chat model
+        retries=settings.model_max_retries,
     )

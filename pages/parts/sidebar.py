@@ -109,7 +109,9 @@ def draw_conversation_list(services: Services, account: Account, current: uuid.U
 
 def draw_conversation_actions(services: Services, account: Account, view: ConversationView) -> None:
     """Pin, rename and delete the open conversation (a menu by its title)."""
-    with st.popover("", icon=":material/more_vert:", help="Pin, rename or delete"):
+    with st.popover(
+        "", icon=":material/more_vert:", help="Pin, rename or delete", key=f"actions-{view.id}"
+    ):
         if st.button(
             "Unpin" if view.pinned else "Pin to the top",
             key=f"pin-{view.id}",

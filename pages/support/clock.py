@@ -37,3 +37,9 @@ def local_time(moment: datetime) -> str:
 def local_date(moment: datetime) -> str:
     """'2026-12-01': the day it was in the viewer's zone (in UTC when unknown)."""
     return f"{in_viewer_zone(moment):%Y-%m-%d}"
+
+
+def zone_name() -> str:
+    """The viewer's zone as tables label their times ('Europe/Paris', else 'UTC')."""
+    zone = viewer_zone()
+    return zone.key if zone is not None else "UTC"

@@ -180,6 +180,11 @@ def sign_in_from_cookie(services: Services) -> None:
     account = account_from_cookie(services.browser_sessions, services.settings)
     if account is None:
         return
+    mark_signed_in(account)
+
+
+def mark_signed_in(account: Account) -> None:
+    """The session state the library's login leaves behind, which the entry point reads."""
     st.session_state.update(
         {
             "authentication_status": True,
@@ -189,6 +194,19 @@ def sign_in_from_cookie(services: Services) -> None:
             "roles": [account.role],
         }
     )
+
+
+def sign_in_new_account(services: Services, *, username: str, password: str) -> bool:
+    """Sign in the account just registered in this browser, as the login form would: the
+    ordinary password check (audited as a sign-in, under the same throttles), then a
+    server-side session whose cookie the login page sets next. False if the check refused."""
+    client = client_key(services.settings)
+    account = services.accounts.authenticate(username=username, password=password, client=client)
+    if account is None:
+        return False
+    start_session(services.browser_sessions, account, client)
+    mark_signed_in(account)
+    return True
 
 
 def client_key(settings: Settings) -> str:

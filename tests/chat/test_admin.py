@@ -107,6 +107,27 @@ def test_reset_codes_expire_and_are_replaced(svc: Services, clock: Clock) -> Non
     assert svc.accounts.authenticate(username=user.username, password=PASSWORD)
 
 
+@pytest.mark.parametrize(
+    ("minutes", "said"),
+    [
+        (30, "30 minutes"),
+        (60, "1 hour"),
+        (90, "90 minutes"),
+        (180, "3 hours"),
+        (170, "about 3 hours"),
+        (24 * 60, "24 hours"),
+        (2 * 24 * 60, "2 days"),
+        (7 * 24 * 60 + 5, "about 7 days"),
+    ],
+)
+def test_a_reset_code_says_how_long_it_is_valid_in_its_own_unit(
+    services: Services, clock: Clock, minutes: int, said: str
+) -> None:
+    svc = clocked(services, clock, reset_code_minutes=minutes)
+    admin, user = make_user(svc, role="admin"), make_user(svc)
+    assert svc.admin.issue_reset(actor=admin, user_id=user.id).valid_for == said
+
+
 def test_guessing_reset_codes_is_throttled(svc: Services) -> None:
     strict = clocked(svc, Clock(), login_failures_per_client=3)
     for _ in range(3):

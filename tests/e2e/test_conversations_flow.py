@@ -45,16 +45,19 @@ def answer_done(page: Page, text: str) -> None:
 
 
 def menu(page: Page, title: str) -> None:
-    """Open the ⋮ popover of the conversation row called `title` (keyed by its id)."""
+    """Open the conversation called `title` from the sidebar, then the menu by its title."""
     wait_idle(page)
-    title_button = (
+    row = (
         page.get_by_test_id("stSidebar")
         .locator("[class*='st-key-conv-']")
         .filter(has=page.get_by_role("button", name=title, exact=True))
     )
-    match = re.search(r"st-key-conv-([0-9a-f-]{36})", title_button.get_attribute("class") or "")
+    match = re.search(r"st-key-conv-([0-9a-f-]{36})", row.get_attribute("class") or "")
     assert match, f"no sidebar row called {title!r}"
-    toggle = page.locator(f".st-key-menu-{match.group(1)}").get_by_role("button").first
+    row.get_by_role("button").click()
+    expect(page).to_have_url(re.compile(f"c={match.group(1)}"), timeout=15_000)
+    wait_idle(page)
+    toggle = page.locator(f".st-key-actions-{match.group(1)}").get_by_role("button").first
     for _ in range(3):  # a click that lands during a rerun can be swallowed: try again
         toggle.click()
         try:
@@ -66,7 +69,7 @@ def menu(page: Page, title: str) -> None:
 
 
 def test_sidebar_new_rename_pin_search_delete(
-    page: Page, app_url: str, make_account: Callable[[], str]
+    page: Page, app_url: str, make_account: Callable[[], str], engine: Engine
 ) -> None:
     sign_in(page, app_url, make_account())
     send(page, "Tell me about chess openings.")
@@ -92,7 +95,7 @@ def test_sidebar_new_rename_pin_search_delete(
     wait_idle(page)
 
     menu(page, "Chess plans")
-    page.get_by_role("button", name="Pin").click()
+    page.get_by_role("button", name="Pin to the top").click()
     wait_idle(page)
     expect(sidebar.get_by_text("Pinned")).to_be_visible(timeout=15_000)
     SHOTS.mkdir(exist_ok=True)
@@ -114,12 +117,16 @@ def test_sidebar_new_rename_pin_search_delete(
 
     menu(page, "Chess plans")
     page.get_by_role("button", name="Delete").click()
-    confirm = page.get_by_role("dialog").filter(has_text="cannot be undone")
+    confirm = page.get_by_role("dialog").filter(has_text="You can undo it")
     expect(confirm).to_be_visible(timeout=15_000)
     wait_idle(page)
     confirm.get_by_role("button", name="Delete").click()
     wait_idle(page)
     expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0, timeout=15_000)
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    assert eventually(
+        lambda: titles_of(engine), lambda titles: "Chess plans" not in titles, seconds=30
+    )
     page.reload()
     wait_idle(page)
     expect(sidebar.get_by_role("button", name="Chess plans")).to_have_count(0)
@@ -184,7 +191,11 @@ def test_memory_switch_shows_in_the_inspector(
     answer_done(page, "tea gardens")
     conversation_id = uuid.UUID(page.url.split("c=")[1][:36])
 
-    sidebar = page.get_by_test_id("stSidebar")
+    page.get_by_text("Answer details").click()  # the inspectors, shown
+    expect(page.get_by_test_id("stExpander").filter(has_text="Context:")).to_have_count(2)
+    wait_idle(page)
+    page.get_by_role("button", name="Settings").click()
+    sidebar = page.get_by_test_id("stPopoverBody")  # the conversation's settings
     strategy = sidebar.get_by_role("combobox", name="Memory strategy")
     expect(strategy).to_have_value("Window (last k turns)")
     strategy.click()
@@ -199,9 +210,12 @@ def test_memory_switch_shows_in_the_inspector(
         if eventually(lambda: memory_of(engine, conversation_id), wanted.__eq__, seconds=10):
             break
     assert memory_of(engine, conversation_id) == wanted
-    page.reload()  # the sidebar shows what is stored on the conversation
+    page.reload()  # the settings show what is stored on the conversation
+    wait_idle(page)
+    page.get_by_role("button", name="Settings").click()
     expect(sidebar.get_by_label("Token limit")).to_have_value("50", timeout=20_000)
     expect(strategy).to_have_value("Token budget")
+    page.keyboard.press("Escape")  # the settings closed
     wait_idle(page)
 
     send(page, "What is my name?")
@@ -275,6 +289,11 @@ def memory_of(engine: Engine, conversation_id: uuid.UUID) -> tuple[str, dict[str
             )
         ).one()
     return row.memory_strategy, row.memory_params
+
+
+def titles_of(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Conversation.title)))
 
 
 def messages_of(engine: Engine, conversation_id: uuid.UUID) -> list[Any]:

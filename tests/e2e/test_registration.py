@@ -1,5 +1,6 @@
 """Registration in a real browser under the invite policy: a wrong code is refused, the
-right one creates the account, and the new person logs in and has a first chat."""
+right one creates the account and signs the new person in, who has a first chat, and is
+still signed in after a reload (the remember-me cookie)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.engine import URL
 
 from tests.support.app_server import offline_app
-from tests.support.browser import log_in, send, wait_idle
+from tests.support.browser import send, wait_for_cookie, wait_idle
 from tests.support.factories import PASSWORD
 
 INVITE_CODE = "browser-test-invite-0123456789"
@@ -49,11 +50,10 @@ def test_register_with_invite_then_first_chat(page: Page, app_url: str) -> None:
     expect(page.get_by_text("This invite code is not valid.")).to_be_visible(timeout=20_000)
     wait_idle(page)
     submit_registration(page, username, invite=INVITE_CODE)
-    expect(
-        page.get_by_text("Welcome, Grace Newcomer! Log in with your new account.")
-    ).to_be_visible(timeout=20_000)
-
-    log_in(page, app_url, username, PASSWORD)
+    # signed in at once: the remember-me cookie is set, the chat opens
+    expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
+    wait_for_cookie(page)
+    wait_idle(page)
     expect(page.get_by_test_id("stSidebar")).to_contain_text("Grace Newcomer")
     expect(page.get_by_text("No conversations yet")).to_be_visible()
     send(page, "My name is Grace. Tell me about compilers.")
@@ -65,3 +65,7 @@ def test_register_with_invite_then_first_chat(page: Page, app_url: str) -> None:
             "button", name=re.compile("compilers", re.IGNORECASE)
         )
     ).to_be_visible(timeout=20_000)
+
+    page.reload()
+    expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Grace Newcomer")

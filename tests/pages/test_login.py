@@ -41,7 +41,7 @@ def test_login_opens_the_chat(signed_in: Callable[..., AppTest]) -> None:
     assert app.title[0].value == "New chat"
 
 
-def test_registration_creates_a_user_who_can_log_in(
+def test_registration_signs_the_new_user_in(
     new_app: Callable[..., AppTest], app_services: Services
 ) -> None:
     app = new_app()
@@ -54,8 +54,15 @@ def test_registration_creates_a_user_who_can_log_in(
     by_label["Repeat password"][0].input("a long enough secret")
     next(b for b in app.button if b.label == "Register").click()
     app.run()
-    assert [s.value for s in app.success] == ["Welcome, New Comer! Log in with your new account."]
-    assert app_services.accounts.get(username=username) is not None
+    assert not app.exception
+    assert any(button.label == "New chat" for button in app.button)  # in the chat, signed in
+    account = app_services.accounts.get(username=username)
+    assert account is not None and account.last_login_at is not None
+    assert len(app_services.browser_sessions.list(user_id=account.id)) == 1
+    events = app_services.admin.events(actor=make_user(app_services, role="admin"), limit=20)
+    kinds = [e.kind for e in events if e.username == username]
+    assert kinds == ["login_success", "user_registered"]  # newest first: audited as ever
+    # and the password works in the login form, as any account's does
     app = log_in(new_app(), username, "a long enough secret")
     assert any(button.label == "New chat" for button in app.button)
 

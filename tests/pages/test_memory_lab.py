@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +104,11 @@ def test_lab_replays_a_conversation_without_touching_it(app_services: Services) 
         "Summary + buffer",
         "Recall (recent + relevant)",
     ]
+    # token totals stay numbers (they sort as numbers) and are shown as 12,345
+    token_columns = ["total tokens", "mean per turn", "max per turn"]
+    assert all(totals[name].dtype.kind == "i" for name in token_columns)
+    shown = json.loads(app.dataframe[0].proto.columns)
+    assert [shown[name]["type_config"]["format"] for name in token_columns] == ["%,d"] * 3
     assert "The transcript has no probes" in " ".join(c.value for c in app.caption)
     # the replay left the user's data as it was, and no scratch user behind
     assert not [u for u in app_services.accounts.list() if u.role == "lab"]

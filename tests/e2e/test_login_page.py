@@ -1,0 +1,51 @@
+"""The first page a browser gets is the login form, at once: it does not wait for the
+authenticator's cookie component. The component's files are held back here until the form
+is filled in, then let through as "Log in" is clicked, so the component mounts and reports
+while the click is on its way: the click must not be lost to the report's rerun."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Page, Route, expect
+
+from tests.support.browser import wait_for_cookie, wait_idle
+from tests.support.factories import PASSWORD
+
+COOKIE_COMPONENT = re.compile(r"/component/[^/]*cookie_manager/")
+
+
+def test_the_login_form_needs_no_cookie_component(
+    page: Page, app_url: str, make_account: Callable[[], str]
+) -> None:
+    username = make_account()
+    held: list[Route] = []
+    released = False
+
+    def hold(route: Route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.context.route(COOKIE_COMPONENT, hold)
+    page.goto(app_url)
+
+    form = page.get_by_test_id("stForm").filter(has_text="Log in").first
+    expect(form).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    assert held, "the page asked for the cookie component"
+    expect(page.get_by_text("Loading…")).to_have_count(0)
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+
+    released = True
+    for route in held:
+        route.continue_()
+    form.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
+    wait_for_cookie(page)
+    page.reload()
+    expect(page.get_by_role("button", name="New chat")).to_be_visible(timeout=30_000)
