@@ -40,7 +40,7 @@ import streamlit as st
 # Names for icon-only controls, by the start of their element key (Streamlit marks an
 # element's container with the class st-key-<key>). Checked before the names by icon.
 LABELS_BY_KEY: dict[str, str] = {
-    "conversation-actions": "Pin, rename or delete",  # the ⋮ by a conversation's title
+    "actions-": "Pin, rename or delete",  # the ⋮ by a conversation's title
 }
 # Names by Material icon, for icon-only controls without a key above.
 LABELS_BY_ICON: dict[str, str] = {

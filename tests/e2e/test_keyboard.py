@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 WORD_DELAY = 0.15  # an answer takes seconds: time to reach its Stop by keyboard
 MOST_PRESSES = 60  # a control further than this from the focus is out of a keyboard's reach
 CONVERSATION = re.compile(r"\?c=([0-9a-f-]{36})")
-ACTIONS = LABELS_BY_KEY["conversation-actions"]
+ACTIONS = LABELS_BY_KEY["actions-"]
 # Roles whose names a screen reader reads out as the control's name.
 NAMED_ROLES = {"button", "link", "tab", "menuitem", "checkbox", "radio", "combobox", "textbox"}
 
