@@ -12,8 +12,10 @@ without sight:
 - A button with an icon and no label (the ⋮ menu by a conversation's title) is announced by
   its icon's name ("more_vert icon"): Streamlit draws icons as text ligatures. Icon text is kept
   out of every accessible name (aria-hidden), and icon-only buttons get a name: the one
-  given below for their element key, else one for their icon. Their help text would be the
-  natural name, but Streamlit draws it only while the pointer hovers.
+  given below for their element key, else one for their icon. (Not their help text, which
+  Streamlit draws only while the pointer hovers. A menu's name does not list what is in it
+  either: "Delete" must name one control, for a person who says "click Delete" to voice
+  control as for a test that looks a button up by its name.)
 - Every heading carries a "Link to heading" anchor: one more tab stop and one more
   announcement per heading, for links nobody here needs: they are not drawn (the heading
   itself stays).
@@ -40,7 +42,7 @@ import streamlit as st
 # Names for icon-only controls, by the start of their element key (Streamlit marks an
 # element's container with the class st-key-<key>). Checked before the names by icon.
 LABELS_BY_KEY: dict[str, str] = {
-    "actions-": "Pin, rename or delete",  # the ⋮ by a conversation's title
+    "actions-": "Conversation actions",  # the ⋮ by a conversation's title
 }
 # Names by Material icon, for icon-only controls without a key above.
 LABELS_BY_ICON: dict[str, str] = {

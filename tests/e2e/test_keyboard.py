@@ -243,7 +243,9 @@ def test_names_carry_no_icon_names(
     actions.focus()
     page.keyboard.press("Enter")
     for action in ("Pin to the top", "Rename", "Delete"):
-        expect(page.get_by_role("button", name=action, exact=True)).to_be_visible()
+        # One control answers to each name, the menu's own included ("click Delete").
+        expect(page.get_by_role("button", name=action)).to_have_count(1)
+        expect(page.get_by_role("button", name=action)).to_be_visible()
     assert spoken_icons(page) == []
     page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Rename", exact=True)).to_have_count(0)
