@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Executable,
     Integer,
+    String,
     Uuid,
     and_,
     bindparam,
@@ -141,10 +142,12 @@ def get_message(*, session: Session, user_id: uuid.UUID, message_id: uuid.UUID) 
 
 class ViewRow(Protocol):
     """What a memory view needs of a stored message (a Message has it all; the views' own
-    reads select just these columns, skipping the metadata and the ORM's bookkeeping)."""
+    reads select just these columns, skipping the metadata and the ORM's bookkeeping).
+    The views read the id as text, the form a LangChain message's id takes: a full buffer
+    would otherwise parse every row's UUID only to print it again."""
 
     @property
-    def id(self) -> uuid.UUID: ...
+    def id(self) -> uuid.UUID | str: ...
     @property
     def position(self) -> int: ...
     @property
@@ -176,7 +179,7 @@ def _in_owned_conversation() -> tuple[Any, Any]:
 
 
 _VIEW_COLUMNS = (
-    Message.id,
+    cast(Message.id, String).label("id"),
     Message.position,
     Message.role,
     Message.content,
@@ -242,13 +245,8 @@ def messages_from(
     """Every message from `start_position` on, oldest first, with only the columns a view
     uses (a full buffer reads the whole conversation: no metadata, no ORM objects)."""
     rows = session.execute(
-        select(*_VIEW_COLUMNS)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.user_id == user_id,
-            Message.position >= start_position,
-        )
-        .order_by(Message.position)
+        _messages_from_statement(),
+        {"owner": user_id, "conversation": conversation_id, "start": start_position},
     ).all()
     return typing.cast(list[ViewRow], rows)
 
