@@ -324,10 +324,11 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
     strategy and version. Recalled messages say why they were chosen, the user-memory block
     which facts it holds. by_reference() is the form that is stored."""
     blocks = []
+    input_id = str(human_id)
     for message in sent:
         meta = message.response_metadata or {}
         block: dict[str, Any] = {"role": message.type, "content": message.text}
-        if message.id == str(human_id):
+        if message.id == input_id:
             block |= {"kind": "input", "message_id": message.id}
         elif message.id and message.id.startswith("summary"):
             block |= {
@@ -343,8 +344,9 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
                 "kind": "recalled" if meta.get("recalled") else "history",
                 "message_id": message.id,
                 "position": meta["position"],
-                **{key: meta[key] for key in ("score", "matched", "how") if key in meta},
             }
+            if meta.get("recalled"):  # why it was chosen
+                block |= {key: meta[key] for key in ("score", "matched", "how") if key in meta}
         elif message.type == "system" and not message.id:
             block |= {"kind": "system"}
         else:  # a block of its own: kept as sent
