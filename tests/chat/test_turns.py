@@ -133,3 +133,38 @@ def test_the_context_log_is_stored_by_reference(services: Services) -> None:
         assert rebuilt["blocks"][1]["content"] == view.messages[0].content
         assert rebuilt["blocks"][2]["content"] == view.messages[1].content
     assert sizes[2_000] - sizes[1] < 20  # only the token counts' digits differ
+
+
+def test_the_inspector_rebuilds_exactly_what_the_model_received(services: Services) -> None:
+    """Each block the inspector shows (text, role, position, tokens, what it refers to) is
+    the block the model was sent, whatever the strategy: the stored log's references are
+    enough to rebuild it."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Ada and I keep bees.")
+    for index in range(4):
+        chat_turn(services, alice, f"Give me a tip about hives, number {index}.", conversation_id)
+    kinds = set()
+    for strategy, params in (
+        ("full", {}),
+        ("window", {"k": 1}),
+        ("budget", {"max_tokens": 120}),
+        ("summary", {}),
+        ("summary", {}),  # now from its summary
+        ("summary_buffer", {"max_tokens": 60}),
+        ("summary_buffer", {"max_tokens": 60}),
+        ("recall", {"recent_tokens": 40, "recall_tokens": 300}),
+        ("full", {}),
+    ):
+        services.conversations.set_memory(
+            user_id=alice.id, conversation_id=conversation_id, strategy=strategy, params=params
+        )
+        turn = services.turns.send(
+            user_id=alice.id, conversation_id=conversation_id, text="What do I keep? Bees?"
+        )
+        "".join(turn.stream())
+        assert turn.wait(30)
+        sent = turn.outcome.context
+        assert sent is not None
+        assert last_context(services, alice.id, conversation_id) == sent, strategy
+        kinds |= {block["kind"] for block in sent["blocks"]}
+    assert kinds == {"system", "user_memory", "history", "summary", "recalled", "input"}
