@@ -366,11 +366,17 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
 
 def by_reference(payload: dict[str, Any]) -> dict[str, Any]:
     """A context record without the text of what is stored elsewhere (messages, summary
-    versions): its size no longer grows with the conversation. Only what is stored nowhere
-    else (the system prompt, which the conversation's settings may change later) keeps
-    its text. chat/conversations/inspector.py rebuilds the rest."""
+    versions): its size no longer grows with the length of the messages. Only what is
+    stored nowhere else (the system prompt, which the conversation's settings may change
+    later) keeps its text. A message of the history is named by its position alone: its
+    id, role and token count are the stored message's own, read back with its text, so a
+    full buffer's log costs a few bytes a message. chat/conversations/inspector.py
+    rebuilds the rest."""
     blocks = []
     for block in payload["blocks"]:
+        if block["kind"] == "history":
+            blocks.append({"kind": "history", "position": block["position"]})
+            continue
         referenced = block.get("message_id") or block.get("version") is not None
         blocks.append({k: v for k, v in block.items() if not (referenced and k == "content")})
     return {**payload, "blocks": blocks}

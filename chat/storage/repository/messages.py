@@ -399,6 +399,28 @@ def messages_between(
     )
 
 
+def view_rows_between(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    first_position: int,
+    last_position: int,
+) -> list[ViewRow]:
+    """The messages with first_position <= position <= last_position, oldest first, with
+    the columns a view uses (the history a context log names, read back whole)."""
+    rows = session.execute(
+        select(*_VIEW_COLUMNS)
+        .where(
+            *_in_owned_conversation(),
+            Message.position.between(first_position, last_position),
+        )
+        .order_by(Message.position),
+        {"owner": user_id, "conversation": conversation_id},
+    ).all()
+    return typing.cast(list[ViewRow], rows)
+
+
 def last_settled_position(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> int:
