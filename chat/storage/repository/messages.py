@@ -243,8 +243,10 @@ def messages_from(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, start_position: int
 ) -> list[ViewRow]:
     """Every message from `start_position` on, oldest first, with only the columns a view
-    uses (a full buffer reads the whole conversation: no metadata, no ORM objects)."""
-    rows = session.execute(
+    uses (a full buffer reads the whole conversation: no metadata, no ORM objects; run on
+    the session's connection, as plain columns need none of the ORM's result handling)."""
+    connection = session.connection()
+    rows = connection.execute(
         _messages_from_statement(),
         {"owner": user_id, "conversation": conversation_id, "start": start_position},
     ).all()
