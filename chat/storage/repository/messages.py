@@ -11,7 +11,7 @@ import typing
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -160,6 +160,19 @@ class ViewRow(Protocol):
     def token_count(self) -> int: ...
 
 
+class PlainViewRow(NamedTuple):
+    """A ViewRow as a plain tuple, for the read that returns every message of a
+    conversation: a full buffer reads each column of each row, and a tuple's fields are
+    read several times faster than a SQLAlchemy Row's."""
+
+    id: str
+    position: int
+    role: str
+    content: str
+    status: str
+    token_count: int
+
+
 # Limits and offsets written into the statement when it runs, not bound: PostgreSQL then
 # plans the prepared statement once (a generic plan) instead of on every execution.
 _ROW_LIMIT = bindparam("row_limit", type_=Integer, literal_execute=True)
@@ -246,11 +259,11 @@ def messages_from(
     uses (a full buffer reads the whole conversation: no metadata, no ORM objects; run on
     the session's connection, as plain columns need none of the ORM's result handling)."""
     connection = session.connection()
-    rows = connection.execute(
+    result = connection.execute(
         _messages_from_statement(),
         {"owner": user_id, "conversation": conversation_id, "start": start_position},
-    ).all()
-    return typing.cast(list[ViewRow], rows)
+    )
+    return [PlainViewRow._make(row) for row in result]
 
 
 def last_turns(
