@@ -12,9 +12,12 @@ counted: statements and commits per turn.
 
 Each conversation has its own user (the per-minute limit counts one user's recent
 questions). Every conversation of the bounded strategies takes one turn per round, so a
-slow moment of the machine slows all of them alike (the full buffer runs on its own after
-them); the bulk load is vacuumed and checkpointed before the first. The
-engine pings each connection it checks out, as the app's does.
+slow moment of the machine slows all of them alike; the full buffer and the reference (the
+two that read every message) take theirs in rounds of their own afterwards, turn about, so
+they are compared under the same load. The bulk load is vacuumed and checkpointed before
+the first. The engine pings each connection it checks out, as the app's does. Besides the
+wall time, the CPU time of this process per turn is printed: on a busy machine it says what
+the app's own Python costs (the database server's work is only in the wall time).
 Summary strategies start from a summary covering everything, and after each turn the
 strategy folds the new exchange in (after_turn with the offline model, as the app does once
 the answer has streamed), so every turn finds their steady state; the folding is the
@@ -51,6 +54,8 @@ SIZES = (10, 1_000, 10_000, 100_000)
 OTHER = 100_000
 RUNS = 40
 SLOW_RUNS = 3  # full buffer at the large sizes reads everything: a few runs say enough
+REFERENCE = "SQLChatMessageHistory"
+READ_ALL = ("full", REFERENCE)  # the two that read every message of the conversation
 
 
 def seed(engine: Engine, user_id: uuid.UUID, conversation_id: uuid.UUID, count: int) -> None:
@@ -93,11 +98,11 @@ def one_turn(
     user_id: uuid.UUID,
     conversation_id: uuid.UUID,
     counter: StatementCounter | None = None,
-) -> float:
-    """The database work of one turn, in the order the turn service does it; `counter`
-    counts its statements (the timed part only)."""
+) -> tuple[float, float]:
+    """The database work of one turn, in the order the turn service does it: its wall and
+    CPU seconds; `counter` counts its statements (the timed part only)."""
     text_in, text_out = "What did I say about topic 7?", "You asked for three tips on it."
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     setup, rows = open_turn(
         service.sessions,
         service.settings,
@@ -129,7 +134,7 @@ def one_turn(
         meta={"model": "offline", "strategy": history.strategy.name},
         sent=sent,
     )
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started, time.process_time() - cpu_started
     if counter is not None:
         counter.counting = False
     if memory.stateful:  # after the answer, as in the app: not part of the turn
@@ -204,16 +209,17 @@ def make_cell(
     return user_id, conversation_id
 
 
-def reference_turn(engine: Engine, session_id: str) -> float:
+def reference_turn(engine: Engine, session_id: str) -> tuple[float, float]:
+    """The reference's turn: read every message, add the two new ones (wall, CPU seconds)."""
     from langchain_community.chat_message_histories import SQLChatMessageHistory
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     history = SQLChatMessageHistory(session_id=session_id, connection=engine)
     _ = history.messages
     history.add_messages(
         [HumanMessage("What did I say about topic 7?"), AIMessage("You asked for three tips.")]
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def machine_speed(engine: Engine) -> tuple[float, float]:
@@ -281,46 +287,46 @@ def main() -> None:
             connection.execute(text("VACUUM (ANALYZE)"))
             connection.execute(text("CHECKPOINT"))
         speed_before = machine_speed(engine)
-        results: dict[str, dict[int, float]] = {}
+        wall: dict[str, dict[int, float]] = {}
+        cpu: dict[str, dict[int, float]] = {}
         per_turn: dict[str, tuple[float, float]] = {}
         counter = StatementCounter(engine)
+
+        def turn(name: str, size: int, counting: StatementCounter | None) -> tuple[float, float]:
+            if name == REFERENCE:
+                return reference_turn(engine, f"ref-{size}")
+            return one_turn(service, *cells[name][size], counting)
+
         # Every conversation of the bounded strategies takes a turn in each round, so a slow
-        # moment of the machine slows them all alike. The full buffer runs on its own
-        # afterwards: a turn of it builds every message of the conversation (100,000 at the
-        # largest size), and the garbage it leaves would land on the next cell's turn.
-        for group in ([name for name in STRATEGIES if name != "full"], ["full"]):
+        # moment of the machine slows them all alike. The full buffer and the reference run
+        # afterwards, turn about: a turn of either builds every message of the conversation
+        # (100,000 at the largest size), and the garbage it leaves would land on a bounded
+        # cell's turn.
+        for group in ([name for name in STRATEGIES if name != "full"], ["full", REFERENCE]):
             runs = {
-                (name, size): SLOW_RUNS if name == "full" and size >= 10_000 else args.runs
+                (name, size): SLOW_RUNS if name in READ_ALL and size >= 10_000 else args.runs
+                for size in sizes  # the full buffer and the reference side by side
                 for name in group
-                for size in sizes
             }
-            times: dict[tuple[str, int], list[float]] = {cell: [] for cell in runs}
+            times: dict[tuple[str, int], list[tuple[float, float]]] = {cell: [] for cell in runs}
             counts = {name: [0, 0] for name in group}
             for name, size in runs:
-                one_turn(service, *cells[name][size])  # warm-up
+                turn(name, size, None)  # warm-up
             for round_ in range(max(runs.values())):
                 for (name, size), cell_runs in runs.items():
                     if round_ < cell_runs:
                         statements, commits = counter.statements, counter.commits
-                        times[(name, size)].append(one_turn(service, *cells[name][size], counter))
+                        times[(name, size)].append(turn(name, size, counter))
                         counts[name][0] += counter.statements - statements
                         counts[name][1] += counter.commits - commits
             for name in group:
                 total = sum(cell_runs for (n, _), cell_runs in runs.items() if n == name)
                 per_turn[name] = (counts[name][0] / total, counts[name][1] / total)
-                results[name] = {
-                    size: statistics.median(times[(name, size)]) * 1000 for size in sizes
-                }
-        reference: dict[int, list[float]] = {size: [] for size in sizes}
-        for size in sizes:
-            reference_turn(engine, f"ref-{size}")
-        for round_ in range(args.runs):
-            for size in sizes:
-                if round_ < (SLOW_RUNS if size >= 10_000 else args.runs):
-                    reference[size].append(reference_turn(engine, f"ref-{size}"))
-        results["SQLChatMessageHistory"] = {
-            size: statistics.median(reference[size]) * 1000 for size in sizes
-        }
+                for column, into in ((0, wall), (1, cpu)):
+                    into[name] = {
+                        size: statistics.median(t[column] for t in times[(name, size)]) * 1000
+                        for size in sizes
+                    }
         speed_after = machine_speed(engine)
     print(f"median ms per turn (model excluded); {OTHER:,} other messages in the table")
     print(
@@ -335,13 +341,22 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for name, row in results.items():
+    for name, row in wall.items():
         growth = row[sizes[-1]] / row[sizes[0]]
-        statements, commits = per_turn.get(name, (float("nan"), float("nan")))
+        statements, commits = per_turn[name]
         print(
             f"{name:<24}"
             + "".join(f"{row[s]:>12.2f}" for s in sizes)
             + f"{growth:>9.2f}x{statements:>7.1f}{commits:>9.1f}"
+        )
+    print("\nmedian CPU ms of this process per turn (the database server's work left out)")
+    for name in READ_ALL:
+        print(f"{name:<24}" + "".join(f"{cpu[name][s]:>12.2f}" for s in sizes))
+    print(f"\nfull / {REFERENCE} (below 1: the full buffer is faster)")
+    for label, table in (("wall", wall), ("CPU", cpu)):
+        print(
+            f"{label:<24}"
+            + "".join(f"{table['full'][s] / table[REFERENCE][s]:>12.2f}" for s in sizes)
         )
 
 

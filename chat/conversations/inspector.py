@@ -1,15 +1,22 @@
 """The context inspector's reading of a stored context log.
 
 A context log lists the blocks the model received, by reference (chat/turn/store.py):
-`with_texts` puts back the text of each message and summary version it names. What the log
-does not list is just as telling: the earlier messages that were left out, or folded into
-a summary. Those are derived here from the positions, so nothing extra is stored.
+`with_texts` puts back the text of each message and summary version it names, and the
+whole block of each history message it names by position. What the log does not list is
+just as telling: the earlier messages that were left out, or folded into a summary. Those
+are derived here from the positions, so nothing extra is stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from chat.llm.tokens import stored_message_tokens
+
+if TYPE_CHECKING:
+    from chat.storage.repository import ViewRow
 
 MISSING = "(no longer stored)"
 KIND_LABELS = {
@@ -64,12 +71,17 @@ def with_texts(
     *,
     messages: dict[str, str],
     summaries: dict[tuple[str, int], str],
+    history: Mapping[int, ViewRow],
 ) -> dict[str, Any]:
     """The log with the text of each block it names: `messages` by id, `summaries` by
-    (strategy, version). A block whose source is gone (a deleted message) says so."""
+    (strategy, version), and each history message named by its position whole from
+    `history` (the conversation's rows by position). A block whose source is gone (a
+    deleted message) says so."""
     blocks = []
     for block in payload.get("blocks") or []:
-        if "content" not in block:
+        if _named_by_position(block):
+            block = history_block(block["position"], history.get(block["position"]))
+        elif "content" not in block:
             if block.get("message_id"):
                 text = messages.get(str(block["message_id"]))
             else:
@@ -79,18 +91,54 @@ def with_texts(
     return {**payload, "blocks": blocks}
 
 
-def references(payload: dict[str, Any]) -> tuple[list[str], set[tuple[str, int]]]:
-    """The message ids and summary versions a log names without their text."""
-    ids: list[str] = []
-    versions: set[tuple[str, int]] = set()
+def history_block(position: int, row: ViewRow | None) -> dict[str, Any]:
+    """A history message's block as the model was sent it (chat/turn/store.py
+    context_payload): the stored message, with what it costs from its stored count."""
+    if row is None:  # its conversation's rows are only ever deleted all together
+        return {
+            "role": "",
+            "content": MISSING,
+            "kind": "history",
+            "position": position,
+            "tokens": 0,
+        }
+    return {
+        "role": row.role,
+        "content": row.content,
+        "kind": "history",
+        "message_id": str(row.id),
+        "position": position,
+        "tokens": stored_message_tokens(row.token_count),
+    }
+
+
+class References(NamedTuple):
+    """What a stored log names without its text."""
+
+    message_ids: list[str]
+    summary_versions: set[tuple[str, int]]
+    positions: list[int]  # history messages, named by their position in the conversation
+
+
+def references(payload: dict[str, Any]) -> References:
+    """The messages and summary versions a stored log names, to be read back."""
+    found = References([], set(), [])
     for block in payload.get("blocks") or []:
-        if "content" in block:
+        if _named_by_position(block):
+            found.positions.append(int(block["position"]))
+        elif "content" in block:
             continue
-        if block.get("message_id"):
-            ids.append(str(block["message_id"]))
+        elif block.get("message_id"):
+            found.message_ids.append(str(block["message_id"]))
         elif block.get("version") is not None:
-            versions.add((str(block.get("strategy")), int(block["version"])))
-    return ids, versions
+            found.summary_versions.add((str(block.get("strategy")), int(block["version"])))
+    return found
+
+
+def _named_by_position(block: dict[str, Any]) -> bool:
+    """A history block stored as its position alone (logs written before that name the
+    message by id and keep its role and tokens)."""
+    return block["kind"] == "history" and "message_id" not in block
 
 
 def why(block: dict[str, Any]) -> str:

@@ -308,17 +308,34 @@ class ConversationService:
             log = logs.get(message_id)
             if log is None or log.conversation_id != conversation_id:
                 return None
-            ids, versions = references(log.payload)
+            named = references(log.payload)
             texts = repository.message_texts(
-                session=session, user_id=user_id, message_ids=[uuid.UUID(i) for i in ids]
+                session=session,
+                user_id=user_id,
+                message_ids=[uuid.UUID(i) for i in named.message_ids],
             )
             summaries = repository.summary_versions(
-                session=session, user_id=user_id, conversation_id=conversation_id, wanted=versions
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                wanted=named.summary_versions,
+            )
+            history = (
+                repository.view_rows_between(
+                    session=session,
+                    user_id=user_id,
+                    conversation_id=conversation_id,
+                    first_position=min(named.positions),
+                    last_position=max(named.positions),
+                )
+                if named.positions
+                else []
             )
         return with_texts(
             dict(log.payload),
             messages={str(key): text for key, text in texts.items()},
             summaries={key: summary_text(text) for key, text in summaries.items()},
+            history={row.position: row for row in history},
         )
 
     def economics(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Economics:

@@ -324,10 +324,11 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
     strategy and version. Recalled messages say why they were chosen, the user-memory block
     which facts it holds. by_reference() is the form that is stored."""
     blocks = []
+    input_id = str(human_id)
     for message in sent:
         meta = message.response_metadata or {}
         block: dict[str, Any] = {"role": message.type, "content": message.text}
-        if message.id == str(human_id):
+        if message.id == input_id:
             block |= {"kind": "input", "message_id": message.id}
         elif message.id and message.id.startswith("summary"):
             block |= {
@@ -343,8 +344,9 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
                 "kind": "recalled" if meta.get("recalled") else "history",
                 "message_id": message.id,
                 "position": meta["position"],
-                **{key: meta[key] for key in ("score", "matched", "how") if key in meta},
             }
+            if meta.get("recalled"):  # why it was chosen
+                block |= {key: meta[key] for key in ("score", "matched", "how") if key in meta}
         elif message.type == "system" and not message.id:
             block |= {"kind": "system"}
         else:  # a block of its own: kept as sent
@@ -364,11 +366,17 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
 
 def by_reference(payload: dict[str, Any]) -> dict[str, Any]:
     """A context record without the text of what is stored elsewhere (messages, summary
-    versions): its size no longer grows with the conversation. Only what is stored nowhere
-    else (the system prompt, which the conversation's settings may change later) keeps
-    its text. chat/conversations/inspector.py rebuilds the rest."""
+    versions): its size no longer grows with the length of the messages. Only what is
+    stored nowhere else (the system prompt, which the conversation's settings may change
+    later) keeps its text. A message of the history is named by its position alone: its
+    id, role and token count are the stored message's own, read back with its text, so a
+    full buffer's log costs a few bytes a message. chat/conversations/inspector.py
+    rebuilds the rest."""
     blocks = []
     for block in payload["blocks"]:
+        if block["kind"] == "history":
+            blocks.append({"kind": "history", "position": block["position"]})
+            continue
         referenced = block.get("message_id") or block.get("version") is not None
         blocks.append({k: v for k, v in block.items() if not (referenced and k == "content")})
     return {**payload, "blocks": blocks}

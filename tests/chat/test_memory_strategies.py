@@ -8,6 +8,7 @@ from typing import Any
 from chat.auth.accounts import Account
 from chat.llm.tokens import count_text_tokens
 from chat.memory.base import row_cost, tail_within
+from chat.memory.strategies import FullBuffer, ViewRequest
 from chat.services import Services
 from chat.storage import repository
 from chat.storage.db import unit_of_work
@@ -40,6 +41,52 @@ def use(services: Services, user: Account, cid: uuid.UUID, strategy: str, **para
     services.conversations.set_memory(
         user_id=user.id, conversation_id=cid, strategy=strategy, params=params
     )
+
+
+def test_full_buffer_is_every_settled_message_in_order_with_its_id(services: Services) -> None:
+    """The full view is every stored message the model may see, oldest first, each with its
+    row's id, position and stored token count; failed, empty and in-flight rows are left
+    out, and another user's request reads nothing of the conversation."""
+    alice, bob = make_user(services), make_user(services)
+    cid = services.turns.new_conversation(user_id=alice.id)
+    rows = [
+        ("human", "complete", "What is a sonnet?"),
+        ("ai", "complete", "A poem of fourteen lines."),
+        ("human", "complete", "And a haiku?"),
+        ("ai", "error", "A poem of three"),  # failed: its partial text was never sent
+        ("human", "complete", "A haiku, please."),
+        ("ai", "interrupted", "Old pond, a frog"),  # stopped: what was shown is kept
+        ("human", "complete", "Go on."),
+        ("ai", "interrupted", ""),  # stopped before its first word
+        ("system", "complete", "Answer in English."),
+        ("human", "pending", "And a limerick?"),  # this turn's own input
+        ("ai", "pending", ""),
+    ]
+    with unit_of_work(services.sessions) as session:
+        stored = []
+        for role, status, content in rows:
+            message = repository.add_message(
+                session=session,
+                user_id=alice.id,
+                conversation_id=cid,
+                role=role,
+                content=content,
+                token_count=count_text_tokens(content),
+                status=status,
+            )
+            stored.append((message.id, message.position, role, status, content))
+    expected = [
+        (role, content, str(id_), {"position": position, "token_count": count_text_tokens(content)})
+        for id_, position, role, status, content in stored
+        if status in ("complete", "interrupted") and content
+    ]
+    with unit_of_work(services.sessions) as session:
+        view = FullBuffer().load(session, ViewRequest(user_id=alice.id, conversation_id=cid))
+        foreign = FullBuffer().load(session, ViewRequest(user_id=bob.id, conversation_id=cid))
+    assert [(m.type, m.content, m.id, m.response_metadata) for m in view.messages] == expected
+    assert [m.content for m in view.messages][-2:] == ["Go on.", "Answer in English."]
+    assert view.omitted == 0
+    assert foreign.messages == []
 
 
 def test_window_keeps_exactly_the_last_k_turns(services: Services) -> None:

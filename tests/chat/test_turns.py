@@ -10,6 +10,8 @@ from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
+from chat.storage import repository
+from chat.storage.db import unit_of_work
 from tests.support.factories import chat_turn, last_context, make_user
 
 
@@ -133,3 +135,70 @@ def test_the_context_log_is_stored_by_reference(services: Services) -> None:
         assert rebuilt["blocks"][1]["content"] == view.messages[0].content
         assert rebuilt["blocks"][2]["content"] == view.messages[1].content
     assert sizes[2_000] - sizes[1] < 20  # only the token counts' digits differ
+
+
+def test_the_inspector_rebuilds_exactly_what_the_model_received(services: Services) -> None:
+    """Each block the inspector shows (text, role, position, tokens, what it refers to) is
+    the block the model was sent, whatever the strategy: the stored log's references are
+    enough to rebuild it."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Ada and I keep bees.")
+    for index in range(4):
+        chat_turn(services, alice, f"Give me a tip about hives, number {index}.", conversation_id)
+    kinds = set()
+    for strategy, params in (
+        ("full", {}),
+        ("window", {"k": 1}),
+        ("budget", {"max_tokens": 120}),
+        ("summary", {}),
+        ("summary", {}),  # now from its summary
+        ("summary_buffer", {"max_tokens": 60}),
+        ("summary_buffer", {"max_tokens": 60}),
+        ("recall", {"recent_tokens": 40, "recall_tokens": 300}),
+        ("full", {}),
+    ):
+        services.conversations.set_memory(
+            user_id=alice.id, conversation_id=conversation_id, strategy=strategy, params=params
+        )
+        turn = services.turns.send(
+            user_id=alice.id, conversation_id=conversation_id, text="What do I keep? Bees?"
+        )
+        "".join(turn.stream())
+        assert turn.wait(30)
+        sent = turn.outcome.context
+        assert sent is not None
+        assert last_context(services, alice.id, conversation_id) == sent, strategy
+        view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+        stored = view.messages[-1].context  # what the inspector's label counts
+        assert stored is not None and len(stored["blocks"]) == len(sent["blocks"])
+        kinds |= {block["kind"] for block in sent["blocks"]}
+    assert kinds == {"system", "user_memory", "history", "summary", "recalled", "input"}
+
+
+def test_a_log_that_names_its_history_by_id_still_rebuilds(services: Services) -> None:
+    """Logs stored before history messages were named by position keep each one's id,
+    role and tokens: the inspector rebuilds them as before."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "My name is Ada.")
+    turn = services.turns.send(user_id=alice.id, conversation_id=conversation_id, text="Hi?")
+    "".join(turn.stream())
+    assert turn.wait(30) and turn.outcome.context is not None
+    sent = turn.outcome.context
+    older_form = {  # the text of what is stored elsewhere left out, nothing else
+        **sent,
+        "blocks": [
+            {k: v for k, v in block.items() if k != "content" or "message_id" not in block}
+            for block in sent["blocks"]
+        ],
+    }
+    assert [b["kind"] for b in older_form["blocks"]].count("history") == 2
+    with unit_of_work(services.sessions) as session:
+        repository.upsert_context_log(
+            session=session,
+            user_id=alice.id,
+            conversation_id=conversation_id,
+            message_id=turn.reply_id,
+            strategy="full",
+            payload=older_form,
+        )
+    assert last_context(services, alice.id, conversation_id) == sent

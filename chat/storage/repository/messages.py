@@ -11,12 +11,13 @@ import typing
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     BigInteger,
     Executable,
     Integer,
+    String,
     Uuid,
     and_,
     bindparam,
@@ -141,10 +142,12 @@ def get_message(*, session: Session, user_id: uuid.UUID, message_id: uuid.UUID) 
 
 class ViewRow(Protocol):
     """What a memory view needs of a stored message (a Message has it all; the views' own
-    reads select just these columns, skipping the metadata and the ORM's bookkeeping)."""
+    reads select just these columns, skipping the metadata and the ORM's bookkeeping).
+    The views read the id as text, the form a LangChain message's id takes: a full buffer
+    would otherwise parse every row's UUID only to print it again."""
 
     @property
-    def id(self) -> uuid.UUID: ...
+    def id(self) -> uuid.UUID | str: ...
     @property
     def position(self) -> int: ...
     @property
@@ -155,6 +158,19 @@ class ViewRow(Protocol):
     def status(self) -> str: ...
     @property
     def token_count(self) -> int: ...
+
+
+class PlainViewRow(NamedTuple):
+    """A ViewRow as a plain tuple, for the read that returns every message of a
+    conversation: a full buffer reads each column of each row, and a tuple's fields are
+    read several times faster than a SQLAlchemy Row's."""
+
+    id: str
+    position: int
+    role: str
+    content: str
+    status: str
+    token_count: int
 
 
 # Limits and offsets written into the statement when it runs, not bound: PostgreSQL then
@@ -176,7 +192,7 @@ def _in_owned_conversation() -> tuple[Any, Any]:
 
 
 _VIEW_COLUMNS = (
-    Message.id,
+    cast(Message.id, String).label("id"),
     Message.position,
     Message.role,
     Message.content,
@@ -240,17 +256,14 @@ def messages_from(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, start_position: int
 ) -> list[ViewRow]:
     """Every message from `start_position` on, oldest first, with only the columns a view
-    uses (a full buffer reads the whole conversation: no metadata, no ORM objects)."""
-    rows = session.execute(
-        select(*_VIEW_COLUMNS)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.user_id == user_id,
-            Message.position >= start_position,
-        )
-        .order_by(Message.position)
-    ).all()
-    return typing.cast(list[ViewRow], rows)
+    uses (a full buffer reads the whole conversation: no metadata, no ORM objects; run on
+    the session's connection, as plain columns need none of the ORM's result handling)."""
+    connection = session.connection()
+    result = connection.execute(
+        _messages_from_statement(),
+        {"owner": user_id, "conversation": conversation_id, "start": start_position},
+    )
+    return [PlainViewRow._make(row) for row in result]
 
 
 def last_turns(
@@ -399,6 +412,28 @@ def messages_between(
             .limit(limit)
         ).all()
     )
+
+
+def view_rows_between(
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    first_position: int,
+    last_position: int,
+) -> list[ViewRow]:
+    """The messages with first_position <= position <= last_position, oldest first, with
+    the columns a view uses (the history a context log names, read back whole)."""
+    rows = session.execute(
+        select(*_VIEW_COLUMNS)
+        .where(
+            *_in_owned_conversation(),
+            Message.position.between(first_position, last_position),
+        )
+        .order_by(Message.position),
+        {"owner": user_id, "conversation": conversation_id},
+    ).all()
+    return typing.cast(list[ViewRow], rows)
 
 
 def last_settled_position(
