@@ -361,14 +361,16 @@ if header is None:
     st.caption("Ask anything. Your conversation is saved as soon as you send a message.")
     draw_suggestions()
 else:
-    title_column, settings_column, actions_column = st.columns(
-        [6, 2, 1], vertical_alignment="bottom"
-    )
-    title_column.title(plain(header.title))
-    with settings_column:
-        draw_conversation_settings(services, account, header)
-    with actions_column:
-        draw_conversation_actions(services, account, header)
+    # One row that wraps rather than stacks: on a phone the controls go under the title,
+    # side by side.
+    with st.container(horizontal=True, vertical_alignment="bottom", key="conversation-header"):
+        with st.container(width="stretch"):
+            st.title(plain(header.title))
+        with st.container(
+            horizontal=True, width="content", gap="small", vertical_alignment="center"
+        ):
+            draw_conversation_settings(services, account, header)
+            draw_conversation_actions(services, account, header)
     details_column, economics_column = st.columns([1, 3], vertical_alignment="center")
     details_column.toggle(
         "Answer details",

@@ -32,6 +32,7 @@ div[data-testid="stElementContainer"]:has(.chat-page-script) { display: none; }
   function addCopyButtons() {
     doc.querySelectorAll('[data-testid="stChatMessage"]').forEach((message) => {
       if (message.querySelector(":scope > .chat-copy")) return;
+      if (message.querySelector('[class*="st-key-stop-"]')) return;  // still arriving
       const button = doc.createElement("button");
       button.className = "chat-copy";
       button.type = "button";

@@ -228,22 +228,7 @@ def test_memory_lab_and_account(
     shoot(page, "account", name)
 
 
-@pytest.mark.parametrize(
-    "screen",
-    [
-        "desktop",
-        pytest.param(
-            "phone",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pages/chat.py draws the title, Settings and the ⋮ menu in three "
-                "st.columns, which Streamlit stacks below 640 px: on a phone each takes a line "
-                "of its own above the conversation",
-            ),
-        ),
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("screen", ["desktop", "phone"], indirect=True)
 def test_a_conversations_settings_and_menu_share_a_line(
     screen: tuple[str, Page], app_url: str, seeded: Seeded
 ) -> None:
