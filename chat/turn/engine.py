@@ -224,12 +224,15 @@ class TurnEngine:
             turn = self._live.get(reply_id)
         return turn if turn is not None and turn.user_id == user_id else None
 
-    def follow(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Iterator[str]:
+    def follow(
+        self, *, user_id: uuid.UUID, reply_id: uuid.UUID, every: float = 0.0
+    ) -> Iterator[str]:
         """The answer's text from its first word until it ends: from this process's handle
-        when it generates it, else from the stored answer (another process generates it)."""
+        when it generates it (at most one piece per `every` seconds), else from the stored
+        answer (another process generates it; read every POLL_EVERY_S)."""
         turn = self.live_turn(user_id=user_id, reply_id=reply_id)
         if turn is not None:
-            return turn.stream()
+            return turn.stream(every=every)
         return self._follow_stored(user_id=user_id, reply_id=reply_id)
 
     def _follow_stored(self, *, user_id: uuid.UUID, reply_id: uuid.UUID) -> Iterator[str]:

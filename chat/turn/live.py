@@ -9,6 +9,7 @@ the stream at its next chunk, and the engine stores the text so far at once.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,20 +105,30 @@ class Turn:
         with self._changed:
             return self._answer_done
 
-    def stream(self) -> Iterator[str]:
+    def stream(self, *, every: float = 0.0) -> Iterator[str]:
         """The answer from its first word, as it arrives; ends when the answer ends (raises
-        ModelError when it failed) or is stopped."""
+        ModelError when it failed) or is stopped. `every`: at most one piece per `every`
+        seconds, what arrived meanwhile joined (a page redraws the answer per piece; the
+        first piece and the end are not held back)."""
         sent = 0
+        next_at = 0.0
         while True:
             with self._changed:
-                while (
-                    sent == len(self._parts) and not self._answer_done and not self._stop.is_set()
-                ):
-                    self._changed.wait(WAIT_S)
+                while not (self._answer_done or self._stop.is_set()):
+                    if sent == len(self._parts):
+                        self._changed.wait(WAIT_S)
+                    elif (wait := next_at - time.monotonic()) > 0:
+                        self._changed.wait(wait)
+                    else:
+                        break
                 pieces = self._parts[sent:]
                 done = self._answer_done or self._stop.is_set()
             sent += len(pieces)
-            yield from pieces
+            if every and pieces:
+                yield "".join(pieces)
+                next_at = time.monotonic() + every
+            else:
+                yield from pieces
             if done and sent == len(self._parts):
                 break
         if self.outcome.status == "error":

@@ -31,6 +31,9 @@ STATUS_NOTES = {
     "interrupted": "Answer interrupted before it finished: this is what was received.",
     "pending": "Answer in progress…",
 }
+# An answer arriving is redrawn at most 20 times a second: smooth to read, and each redraw
+# is a message to the browser.
+REDRAW_EVERY_S = 0.05
 STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
 
 
@@ -209,7 +212,8 @@ def follow_turn(
             kwargs={"user_id": user_id, "reply_id": reply.id},
         )
         with contextlib.suppress(ChatError):  # the stored answer, drawn below, says what failed
-            st.write_stream(inert_stream(services.turns.follow(user_id=user_id, reply_id=reply.id)))
+            pieces = services.turns.follow(user_id=user_id, reply_id=reply.id, every=REDRAW_EVERY_S)
+            st.write_stream(inert_stream(pieces))
     turn = services.turns.live_turn(user_id=user_id, reply_id=reply.id)
     if turn is not None:
         strategy = STRATEGIES.get(turn.strategy_name)

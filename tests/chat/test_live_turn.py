@@ -1,0 +1,58 @@
+"""A turn's handle, as followers read it (no database: the handle is plain threads)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from chat.turn.live import Turn
+from chat.turn.store import TurnRows, TurnSetup
+
+
+def new_turn() -> Turn:
+    rows = TurnRows(
+        conversation_id=uuid.uuid4(), human_id=uuid.uuid4(), reply_id=uuid.uuid4(), question="q"
+    )
+    setup = TurnSetup(
+        model_name="offline",
+        temperature=None,
+        system_prompt="",
+        strategy_name="window",
+        title="t",
+        first_exchange=False,
+    )
+    return Turn(user_id=uuid.uuid4(), rows=rows, setup=setup)
+
+
+def produce(turn: Turn, pieces: list[str], pause: float) -> threading.Thread:
+    def run() -> None:
+        for piece in pieces:
+            turn.append(piece)
+            time.sleep(pause)
+        turn.outcome.status = "complete"
+        turn.end_answer()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker
+
+
+def test_a_page_follower_gets_what_arrived_meanwhile_joined_and_all_of_it() -> None:
+    turn = new_turn()
+    pieces = [f"w{index} " for index in range(60)]
+    worker = produce(turn, pieces, pause=0.002)
+    received = list(turn.stream(every=0.05))
+    worker.join()
+    assert "".join(received) == "".join(pieces)
+    assert received[0] == "w0 "  # the first word is not held back
+    assert len(received) < len(pieces) / 3  # joined: far fewer redraws than pieces
+
+
+def test_an_api_follower_gets_every_piece_as_it_came() -> None:
+    turn = new_turn()
+    pieces = [f"w{index} " for index in range(20)]
+    worker = produce(turn, pieces, pause=0.001)
+    received = list(turn.stream())
+    worker.join()
+    assert received == pieces
