@@ -177,6 +177,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def browsers_cpu_seconds() -> float:
+    """CPU time so far of every Chromium process on the machine (the benchmark's browsers
+    share the cores with the app: what they use is not the app's to use)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if "chrom" in (entry / "comm").read_text():
+                total += cpu_seconds(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # ended meanwhile
+    return total
+
+
 def resident_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -184,9 +199,22 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
-def watch_cpu(pids: list[int], stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+def watch_cpu(
+    pids: list[int],
+    stop: threading.Event,
+    samples: list[tuple[float, float]],
+    browser_samples: list[tuple[float, float]],
+) -> None:
     while not stop.wait(0.5):
         samples.append((time.monotonic(), sum(cpu_seconds(pid) for pid in pids)))
+        browser_samples.append((time.monotonic(), browsers_cpu_seconds()))
+
+
+def cpu_at(samples: list[tuple[float, float]], moment: float) -> float:
+    """CPU seconds of the sample nearest `moment`."""
+    if not samples:
+        return 0.0
+    return min(samples, key=lambda sample: abs(sample[0] - moment))[1]
 
 
 def cpu_since(samples: list[tuple[float, float]], since: float) -> float:
@@ -253,6 +281,7 @@ def main() -> None:
         env = {**app_env(url, data_dir, server.base_url), "TRUSTED_PROXIES": "127.0.0.1"}
         stop, peak = threading.Event(), [0]
         samples: list[tuple[float, float]] = []
+        browser_samples: list[tuple[float, float]] = []
         with ExitStack() as stack:
             apps = []
             for n in range(args.replicas):  # each with its own data directory
@@ -272,7 +301,7 @@ def main() -> None:
                 )
             watchers = [
                 threading.Thread(target=watch_connections, args=(engine, stop, peak)),
-                threading.Thread(target=watch_cpu, args=(pids, stop, samples)),
+                threading.Thread(target=watch_cpu, args=(pids, stop, samples, browser_samples)),
             ]
             rss_before = sum(resident_mb(pid) for pid in pids)
             for watcher in watchers:
@@ -287,6 +316,10 @@ def main() -> None:
                     watcher.join()
             rss_after = sum(resident_mb(pid) for pid in pids)
             cpu = cpu_since(samples, chatting_from)
+            # the browsers are closed before the last samples: their highest total counts
+            browsers_cpu = max((value for _, value in browser_samples), default=0.0) - cpu_at(
+                browser_samples, chatting_from
+            )
             load = machine_load()
         stored = check_stored(engine, {users[r.user]: r.sent for r in runs})
     errors = sum((r.errors for r in runs), Counter())
@@ -307,6 +340,10 @@ def main() -> None:
             (
                 "app CPU per turn ms (all threads of the app processes)",
                 f"{cpu * 1000 / max(1, len(turns)):.0f}",
+            ),
+            (
+                "the browsers' CPU per turn ms (same cores)",
+                f"{browsers_cpu * 1000 / max(1, len(turns)):.0f}",
             ),
             ("app resident MB before / after", f"{rss_before:.0f} / {rss_after:.0f}"),
             ("resident MB per browser session", f"{(rss_after - rss_before) / args.users:.1f}"),
