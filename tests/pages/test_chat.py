@@ -46,6 +46,32 @@ def test_sending_a_message_stores_it_and_opens_the_conversation(
     assert uuid.UUID(conversation_id)
 
 
+def test_a_new_chat_is_set_up_before_its_first_message(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    """Persona and temperature chosen on the empty chat are the new conversation's from
+    its first answer; the next new chat starts from the user's defaults again."""
+    app = signed_in()
+    assert app.slider(key="temperature-new").disabled  # the model's default, ticked
+    app.checkbox(key="default-temperature-new").uncheck()
+    app = app.run()
+    app.slider(key="temperature-new").set_value(0.3)
+    app.text_area(key="prompt-new").input("You are a terse pirate.")
+    app = answered(app.chat_input[0].set_value("Ahoy there.").run(), app_services)
+    assert not app.exception
+    owner = app_services.accounts.get(username=app.session_state["username"])
+    assert owner is not None
+    view = app_services.conversations.open(
+        user_id=owner.id, conversation_id=uuid.UUID(query_value(app, "c"))
+    )
+    assert (view.system_prompt, view.temperature) == ("You are a terse pirate.", 0.3)
+    assert view.title == "Ahoy there"  # named from the question, as any new chat
+    assert view.messages[-1].status == "complete"
+    app.button(key="new-chat").click()
+    app = app.run()
+    assert app.text_area(key="prompt-new").value == app_services.settings.default_system_prompt
+
+
 def test_deep_link_to_own_conversation(
     signed_in: Callable[..., AppTest], new_app: Callable[..., AppTest], app_services: Services
 ) -> None:
