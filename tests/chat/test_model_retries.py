@@ -9,7 +9,6 @@ another try may cure is retried, one that cannot is raised after a single reques
 from __future__ import annotations
 
 import logging
-import socket
 
 import openai
 import pytest
@@ -19,7 +18,7 @@ from chat.llm.factory import build_embedder, build_model
 from chat.settings import Settings
 from chat.turn.model_errors import describe_model_error, endpoint_unreachable
 from chat.turn.retrying import is_transient
-from tests.support.openai_server import FakeOpenAIServer
+from tests.support.openai_server import FakeOpenAIServer, attempts, closed_port_url
 
 
 def endpoint_settings(settings: Settings, base_url: str, **overrides: object) -> Settings:
@@ -32,21 +31,6 @@ def endpoint_settings(settings: Settings, base_url: str, **overrides: object) ->
             "model_timeout": 5.0,
             **overrides,
         }
-    )
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
-
-
-def attempts(caplog: pytest.LogCaptureFixture) -> int:
-    """HTTP requests the openai client sent or tried to (it logs each before connecting)."""
-    return sum(
-        r.name.startswith("openai") and r.getMessage().startswith("Sending HTTP Request")
-        for r in caplog.records
     )
 
 

@@ -11,7 +11,6 @@ stored, and Retry reuses the same two rows. What cannot succeed is asked once.
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -23,7 +22,7 @@ from chat.errors import ModelError
 from chat.services import Services, build_services
 from chat.turn.engine import Turn
 from tests.support.factories import make_user
-from tests.support.openai_server import FakeOpenAIServer
+from tests.support.openai_server import FakeOpenAIServer, attempts, closed_port_url
 
 Configure = Callable[..., Services]
 
@@ -258,22 +257,6 @@ def test_no_answer_within_the_timeout_is_retried_then_explained(
 
 
 # --- failures another try cannot cure: told at once, asked once -------------------------
-
-
-def closed_port_url() -> str:
-    """The address of a port on this machine where nothing listens (connection refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
-
-
-def attempts(caplog: pytest.LogCaptureFixture) -> int:
-    """HTTP requests the openai client sent (or tried to: it logs each before connecting)."""
-    return sum(
-        r.name.startswith("openai") and r.getMessage().startswith("Sending HTTP Request")
-        for r in caplog.records
-    )
 
 
 def test_an_endpoint_where_nothing_listens_is_reported_at_once_with_the_setting_to_check(

@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+import pytest
+
 __all__ = ["FakeOpenAIServer"]
 
 _TOKEN_RE = re.compile(r"\s*\S+")
@@ -676,3 +678,19 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def closed_port_url() -> str:
+    """The address of a port on this machine where nothing listens (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def attempts(caplog: pytest.LogCaptureFixture) -> int:
+    """HTTP requests the openai client sent (or tried to: it logs each before connecting)."""
+    return sum(
+        r.name.startswith("openai") and r.getMessage().startswith("Sending HTTP Request")
+        for r in caplog.records
+    )
