@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import uuid
 
 import streamlit as st
@@ -66,7 +67,7 @@ def draw_earlier(messages: list[StoredMessage], found: uuid.UUID | None) -> None
         if message.id == found:
             classes.append("found")
         text = message_html(message.content, literal=human)
-        status = "" if message.status == "complete" else f" · {message.status}"
+        status = "" if message.status == "complete" else f" · {html.escape(message.status)}"
         parts.append(
             f'<div class="{" ".join(classes)}" id="message-{message.id}">'
             f'<div class="who">{"You" if human else "Assistant"}{status}</div>'
