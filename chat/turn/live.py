@@ -47,6 +47,9 @@ class Turn:
         self._changed = threading.Condition()
         self._answer_done = False
         self._stop = threading.Event()
+        # Set when the answer ends or is stopped: what a follower holding back pieces waits
+        # on, so that the pieces arriving meanwhile do not wake it (each wake-up costs CPU).
+        self._over = threading.Event()
         self._settled = threading.Event()  # the answer is stored and after-answer work done
 
     @property
@@ -89,6 +92,7 @@ class Turn:
         """No more text will come (the outcome is set)."""
         with self._changed:
             self._answer_done = True
+            self._over.set()
             self._changed.notify_all()
 
     def settle(self) -> None:
@@ -109,16 +113,17 @@ class Turn:
         """The answer from its first word, as it arrives; ends when the answer ends (raises
         ModelError when it failed) or is stopped. `every`: at most one piece per `every`
         seconds, what arrived meanwhile joined (a page redraws the answer per piece; the
-        first piece and the end are not held back)."""
+        first piece and the end are not held back). While holding back, the follower sleeps
+        through the pieces arriving: only the end or a stop wakes it early."""
         sent = 0
         next_at = 0.0
         while True:
+            if (wait := next_at - time.monotonic()) > 0:
+                self._over.wait(wait)
             with self._changed:
                 while not (self._answer_done or self._stop.is_set()):
                     if sent == len(self._parts):
                         self._changed.wait(WAIT_S)
-                    elif (wait := next_at - time.monotonic()) > 0:
-                        self._changed.wait(wait)
                     else:
                         break
                 pieces = self._parts[sent:]
@@ -138,6 +143,7 @@ class Turn:
         """Ask the worker to end this answer (TurnEngine.stop also stores it at once)."""
         with self._changed:
             self._stop.set()
+            self._over.set()
             self._changed.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:

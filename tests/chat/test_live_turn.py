@@ -56,3 +56,31 @@ def test_an_api_follower_gets_every_piece_as_it_came() -> None:
     received = list(turn.stream())
     worker.join()
     assert received == pieces
+
+
+class CountingCondition(threading.Condition):
+    """A condition that counts how often a thread returned from waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakes = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woken = super().wait(timeout)
+        self.wakes += 1
+        return woken
+
+
+def test_pieces_arriving_while_a_follower_holds_back_do_not_wake_it() -> None:
+    """Each wake-up of the page's thread costs CPU: during the hold it sleeps through the
+    pieces, and only the end (or a stop) cuts the hold short."""
+    turn = new_turn()
+    turn._changed = CountingCondition()
+    turn_pieces = [f"w{index} " for index in range(40)]
+    started = time.monotonic()
+    worker = produce(turn, turn_pieces, pause=0.002)
+    received = list(turn.stream(every=30.0))
+    worker.join()
+    assert time.monotonic() - started < 10  # the end cut the 30 s hold short
+    assert received[0] == "w0 " and "".join(received) == "".join(turn_pieces)
+    assert turn._changed.wakes <= 3  # not once per piece
