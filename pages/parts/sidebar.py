@@ -24,10 +24,16 @@ SHOWN_KEY = "_sidebar_shown"
 
 
 def open_conversation(conversation_id: uuid.UUID, message_id: uuid.UUID | None = None) -> None:
-    st.query_params.clear()
-    st.query_params["c"] = str(conversation_id)
+    """Put the conversation (and a message of it) in the URL. Each change is an entry in the
+    browser's history, so a URL that already says it is left alone: a message sent in the
+    open conversation adds no entry that Back would have to step through."""
+    wanted = {"c": str(conversation_id)}
     if message_id is not None:
-        st.query_params["m"] = str(message_id)
+        wanted["m"] = str(message_id)
+    if st.query_params.to_dict() == wanted:
+        return
+    st.query_params.clear()
+    st.query_params.update(wanted)
 
 
 # Conversation rows read as a list: left-aligned titles cut with an ellipsis, the open one

@@ -52,6 +52,8 @@ def test_line_breaks_copy_and_back(
     answered(page, "kites")
     second = conversation_of(page)
     assert second != first
+    send(page, "And about their tails?")  # in the open conversation: no entry for Back
+    answered(page, "tails")
     page.go_back()  # the conversation before: the new chat, then the first one
     expect(page).not_to_have_url(re.compile(second), timeout=15_000)
     page.go_back()
