@@ -254,6 +254,8 @@ def stored_messages(
             found=message.id == found,
             editable=settled and index == len(messages) - 2 and message.role == "human",
             details=preferences.show_answer_details,
+            # the last exchange had actions in the run before, or the one before it
+            actions_place=index >= len(messages) - 4,
         )
 
 
@@ -276,14 +278,14 @@ found_message = url_id("m", "message")
 
 
 def read_view(conversation_id: uuid.UUID, found: uuid.UUID | None) -> ConversationView:
-    """The conversation with the messages on screen (and the context logs of those drawn
-    one by one, for their inspectors)."""
+    """The conversation with the messages on screen (and, when answer details are shown,
+    the context logs of those drawn one by one, for their inspectors)."""
     return services.conversations.open(
         user_id=account.id,
         conversation_id=conversation_id,
         limit=int(st.session_state.get(f"{SHOWN_PREFIX}{conversation_id}", RECENT)),
         at_message=found,
-        contexts=RECENT + 2,
+        contexts=RECENT + 2 if preferences.show_answer_details else 0,
     )
 
 

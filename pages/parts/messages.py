@@ -32,9 +32,9 @@ STATUS_NOTES = {
     "interrupted": "Answer interrupted before it finished: this is what was received.",
     "pending": "Answer in progress…",
 }
-# An answer arriving is redrawn at most 20 times a second: smooth to read, and each redraw
+# An answer arriving is redrawn at most 10 times a second: smooth to read, and each redraw
 # is a message to the browser.
-REDRAW_EVERY_S = 0.05
+REDRAW_EVERY_S = 0.1
 STOPPED_NOTE = "Stopped. This is what was received before you stopped it."
 
 
@@ -96,12 +96,15 @@ def draw_message(
     found: bool = False,
     editable: bool = False,
     details: bool = True,
+    actions_place: bool = True,
 ) -> None:
     """One stored message. Markdown only: raw HTML in user or model text is never rendered.
 
     `is_last` offers the answer's actions (retry, regenerate), `editable` the question's
     (edit and resend); `found` marks the message a search result pointed at; `details`
-    adds the answer's model, tokens and timing and its context inspector."""
+    adds the answer's model, tokens and timing and its context inspector. `actions_place`:
+    the place of the actions is taken even without any (see below); a message far from the
+    end never had them, and skips it."""
     role = "user" if message.role == "human" else "assistant"
     # A search result is marked (and scrolled to: pages/parts/chat_script.py).
     place = st.container(key="found-message") if found else contextlib.nullcontext()
@@ -122,6 +125,8 @@ def draw_message(
             draw_inspector(message, context_of)
         # The actions' place is always taken, if only by nothing: a run that follows a new
         # answer for a while would otherwise keep showing the previous run's buttons.
+        if not (is_last or editable or actions_place):
+            return
         actions = st.empty()
         if is_last and role == "assistant":
             with actions.container():
