@@ -23,6 +23,7 @@ FILLER = (
     "night trains, in a few plain sentences for a busy reader today"
 )
 WORDS = FILLER.split() * 2
+STATEMENT_EVERY = 5  # one question in five says something about the user
 MARKER = re.compile(r"\bu(\d+)-t(\d+):")
 
 
@@ -30,9 +31,17 @@ def question(user: int, turn: int) -> str:
     """10 to 40 words after the marker, varying with user and turn: the echoed answer streams
     12 to 42 chunks (27 on average, about half a second at 20 ms per token). With one length
     for all, users started together stay in step and every stream ends at the same moment,
-    so the writes after the stream queue for the pool in bursts no real traffic has."""
+    so the writes after the stream queue for the pool in bursts no real traffic has.
+
+    Most are requests (ending in "?"); one in five states something about the user, which
+    the user's memory learns from with a call to the model after the answer, as it does for
+    people who say such things. (Before, every question read as such a statement, because
+    of the marker in front of the request: each turn paid for a second model call.)"""
     count = 10 + (user * 7 + turn * 13) % 31
-    return f"u{user}-t{turn}: " + " ".join(WORDS[:count])
+    words = " ".join(WORDS[:count]).rstrip(",")
+    if turn % STATEMENT_EVERY == STATEMENT_EVERY - 1:
+        return f"u{user}-t{turn}: I keep notes on {words}."
+    return f"u{user}-t{turn}: {words}?"
 
 
 def expected_answer(asked: str) -> str:
