@@ -54,8 +54,12 @@ from chat.validation import storable, validate_message
 
 log = logging.getLogger(__name__)
 
-# The stored answer is updated at most this often while it streams.
-SAVE_EVERY_S = 0.3
+# The stored answer is updated at most this often while it streams: what a crash loses, how
+# soon a stop asked through another process takes effect, and how often a page served by
+# another process (the proxy keeps a browser on one, so only after a failover) sees the
+# answer grow. Each save rewrites the text so far, so a long answer's saves cost more the
+# more often they come.
+SAVE_EVERY_S = 1.0
 # A page served by another process polls the stored answer this often.
 POLL_EVERY_S = 0.25
 # Pauses before storing a finished answer again when the database did not take it.
@@ -323,9 +327,9 @@ class TurnEngine:
         started = time.perf_counter()
         saved_at = started
         stream = retrying_stream(
-            lambda watch: chain.stream(
+            lambda: chain.stream(
                 {"input": [human], "system_prompt": setup.system_prompt},
-                config={**config, "callbacks": [recorder, *watch]},
+                config={**config, "callbacks": [recorder]},
             ),
             RetryPolicy(retries=self.settings.model_max_retries),
         )

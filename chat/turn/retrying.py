@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 import openai
 from langchain_core import exceptions as lc_errors
-from langchain_core.callbacks import BaseCallbackHandler
 
 from chat.turn.model_errors import endpoint_unreachable
 
@@ -111,14 +110,13 @@ def retrying_call(call: Callable[[], T], policy: RetryPolicy) -> T:
 
 
 def retrying_stream(
-    start: Callable[[list[BaseCallbackHandler]], Iterator[Any]], policy: RetryPolicy
+    start: Callable[[], Iterator[Any]], policy: RetryPolicy
 ) -> Generator[Any, None, None]:
-    """Chunks of `start(callbacks)`; a stream that failed before its first text is started
-    again after a transient failure, at most `policy.retries` times, after a backoff.
-    `start` is given the callbacks to add to its run (none are needed now)."""
+    """Chunks of `start()`; a stream that failed before its first text is started again
+    after a transient failure, at most `policy.retries` times, after a backoff."""
     attempt = 0
     while True:
-        stream = start([])
+        stream = start()
         shown = False
         try:
             for chunk in stream:
