@@ -93,14 +93,14 @@ def learn_from_last_answer(
         last = repository.last_settled_question(
             session=session, user_id=user_id, conversation_id=conversation_id
         )
-        if last is None or repository.facts_learnt_from(
-            session=session, user_id=user_id, message_id=last[0]
-        ):
+        if last is None:
+            return Learnt()
+        message_id, question = last
+        if not any(about_the_user(s) for s in statements_in(question)):
+            return Learnt()  # nothing said about themselves: no model call, no facts read
+        if repository.facts_learnt_from(session=session, user_id=user_id, message_id=message_id):
             return Learnt()
         known = repository.list_facts(session=session, user_id=user_id, limit=200)
-    message_id, question = last
-    if not any(about_the_user(s) for s in statements_in(question)):
-        return Learnt()  # nothing said about themselves: no model call
     try:
         facts = memory_writer(model).user_facts(
             [HumanMessage(question)], [fact.content for fact in known]

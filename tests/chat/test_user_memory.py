@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from chat.auth.accounts import Account
@@ -218,3 +219,26 @@ def test_a_failing_extractor_loses_nothing(
         user_id=alice.id, conversation_id=turn.conversation_id
     ).messages
     assert [m.status for m in messages] == ["complete", "complete"]
+
+
+def test_a_question_that_says_nothing_about_the_user_reads_no_facts(
+    services: Services, engine: Engine
+) -> None:
+    """Most questions state nothing about the user: after their answer the memory update
+    reads neither the facts kept nor those learnt from the question (they are only needed
+    for a model call that does not happen)."""
+    alice = make_user(services)
+    answered(services, alice, "My cat is Miso.")
+    turn = answered(services, alice, "How long do cats sleep?")
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements  # the update ran
+    assert not [s for s in statements if "FROM user_memories" in s]
