@@ -61,10 +61,26 @@ def draw_new_chat_settings(services: Services, setup: NewChatSetup) -> None:
         draw_fields(services, NEW, setup.model, setup.temperature, setup.system_prompt)
 
 
+def settings_key(conversation_id: object) -> str:
+    """The key of a conversation's Settings popover (its state: open or not)."""
+    return f"settings-{conversation_id}"
+
+
 def draw_conversation_settings(
     services: Services, account: Account, view: ConversationView
 ) -> None:
-    with st.popover("Settings", icon=":material/tune:", help="Memory, model, temperature, persona"):
+    with st.popover(
+        "Settings",
+        icon=":material/tune:",
+        help="Memory, model, temperature, persona",
+        key=settings_key(view.id),
+        on_change="rerun",
+    ) as settings:
+        # Drawn only while open (opening it reruns the page): closed, its inputs and the
+        # summary's state, read from the database, went with every run of the page.
+        # Closing it drops what was changed and not saved.
+        if not settings.open:
+            return
         draw_memory_panel(services, account, view)
         st.divider()
         model, temperature, prompt = draw_fields(

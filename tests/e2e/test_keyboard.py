@@ -240,6 +240,9 @@ def test_names_carry_no_icon_names(
     )
     expect(actions).to_have_count(1, timeout=20_000)
     wait_idle(page)
+    # The page puts the focus in the message box once it is drawn: moved from there, not
+    # before that (which would take it back).
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_focused(timeout=15_000)
     actions.focus()
     page.keyboard.press("Enter")
     for action in ("Pin to the top", "Rename", "Delete"):

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from chat.services import Services
 from chat.settings import get_settings
+from pages.parts.conversation_settings import settings_key
 from pages.support import runtime
 from tests.support.factories import PASSWORD, make_user
 
@@ -104,4 +105,11 @@ def answered(app: AppTest, services: Services) -> AppTest:
     """Once the answer the last run started is generated and stored, run the page again:
     in a browser the live answer redraws itself; AppTest runs the page once per call."""
     assert services.turns.drain(timeout=30), "the answer was still being generated"
+    return app.run()
+
+
+def open_settings(app: AppTest, conversation_id: object) -> AppTest:
+    """Open a conversation's Settings popover (its inputs are drawn only while it is open),
+    as a click on it does: its state set, and a run."""
+    app.session_state[settings_key(conversation_id)] = True
     return app.run()

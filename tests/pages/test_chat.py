@@ -9,7 +9,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from chat.services import Services
-from tests.pages.conftest import answered
+from tests.pages.conftest import answered, open_settings
 from tests.support.factories import chat_turn, make_user
 
 
@@ -111,6 +111,8 @@ def test_memory_selector_switches_strategy_without_losing_messages(
     app = signed_in()
     answered(app.chat_input[0].set_value("first question").run(), app_services)
     conversation_id = uuid.UUID(query_value(app, "c"))
+    assert not app.get("selectbox")  # the settings are drawn only while open
+    open_settings(app, conversation_id)
     app.selectbox(key=f"strategy-{conversation_id}").select("full").run()
     assert not app.exception
     owner = app_services.accounts.get(username=app.session_state["username"])
@@ -133,6 +135,7 @@ def test_a_message_sent_with_a_memory_change_in_the_same_run_is_kept(
     app = signed_in()
     answered(app.chat_input[0].set_value("first question").run(), app_services)
     conversation_id = uuid.UUID(query_value(app, "c"))
+    open_settings(app, conversation_id)
     app.number_input(key=f"window-k-{conversation_id}").set_value(3)
     answered(app.chat_input[0].set_value("second question").run(), app_services)
     assert not app.exception

@@ -14,7 +14,7 @@ from chat.auth.accounts import Account
 from chat.services import Services
 from chat.storage.repository import HIGHLIGHT_START, HIGHLIGHT_STOP
 from pages.parts.search import snippet_markdown
-from tests.pages.conftest import answered
+from tests.pages.conftest import answered, open_settings
 from tests.pages.test_chat import chat_messages, query_value
 from tests.support.factories import chat_turn, make_user
 
@@ -202,6 +202,7 @@ def test_conversation_settings_are_saved(
     signed_in: Callable[..., AppTest], app_services: Services
 ) -> None:
     app, user, conversation_id = start_with_conversation(signed_in, app_services)
+    open_settings(app, conversation_id)
     assert app.slider(key=f"temperature-{conversation_id}").disabled  # the model's default
     app.checkbox(key=f"default-temperature-{conversation_id}").uncheck()
     app = app.run()

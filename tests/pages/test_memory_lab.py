@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from chat.auth.accounts import Account
 from chat.services import Services
 from pages.support import runtime
-from tests.pages.conftest import answered
+from tests.pages.conftest import answered, open_settings
 from tests.support.factories import chat_turn, make_user
 
 LAB = str(Path(__file__).resolve().parents[2] / "pages" / "lab.py")
@@ -31,6 +31,7 @@ def test_sidebar_selector_switches_strategy_and_parameters(
     owner = make_user(app_services)
     cid, _ = chat_turn(app_services, owner, "My name is Ada. Tips about chess?")
     app = signed_in(query={"c": str(cid)}, username=owner.username)
+    open_settings(app, cid)
     selector = app.selectbox(key=f"strategy-{cid}")
     assert selector.options == [
         "Full buffer",
