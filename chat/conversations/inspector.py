@@ -2,9 +2,10 @@
 
 A context log lists the blocks the model received, by reference (chat/turn/store.py):
 `with_texts` puts back the text of each message and summary version it names, and the
-whole block of each history message it names by position. What the log does not list is
-just as telling: the earlier messages that were left out, or folded into a summary. Those
-are derived here from the positions, so nothing extra is stored.
+whole block of each history message it names by position: one block per message of each
+range of positions (logs stored before ranges name one position per block). What the log
+does not list is just as telling: the earlier messages that were left out, or folded into
+a summary. Those are derived here from the positions, so nothing extra is stored.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def inspect_context(payload: dict[str, Any], *, reply_position: int) -> Inspecte
     """`reply_position` is the answer's own position; its question is the one before."""
     blocks = list(payload.get("blocks") or [])
     seen = {b["position"] for b in blocks if b.get("position") is not None}
+    seen.update(p for b in blocks for p in _positions_named(b))  # a stored log's ranges
     covers = max(
         (b.get("covers_position") or 0 for b in blocks if b["kind"] == "summary"), default=0
     )
@@ -75,20 +77,26 @@ def with_texts(
 ) -> dict[str, Any]:
     """The log with the text of each block it names: `messages` by id, `summaries` by
     (strategy, version), and each history message named by its position whole from
-    `history` (the conversation's rows by position). A block whose source is gone (a
-    deleted message) says so."""
-    blocks = []
+    `history` (the conversation's rows by position), one block per message as the model
+    was sent them. A block whose source is gone (a deleted message) says so. The stored
+    log's `block_count` is left out: the blocks are all there to count."""
+    blocks: list[dict[str, Any]] = []
     for block in payload.get("blocks") or []:
         if _named_by_position(block):
-            block = history_block(block["position"], history.get(block["position"]))
-        elif "content" not in block:
+            blocks.extend(
+                history_block(position, history.get(position))
+                for position in _positions_named(block)
+            )
+            continue
+        if "content" not in block:
             if block.get("message_id"):
                 text = messages.get(str(block["message_id"]))
             else:
                 text = summaries.get((str(block.get("strategy")), int(block.get("version") or 0)))
             block = {**block, "content": text if text is not None else MISSING}
         blocks.append(block)
-    return {**payload, "blocks": blocks}
+    rebuilt = {key: value for key, value in payload.items() if key != "block_count"}
+    return {**rebuilt, "blocks": blocks}
 
 
 def history_block(position: int, row: ViewRow | None) -> dict[str, Any]:
@@ -117,7 +125,8 @@ class References(NamedTuple):
 
     message_ids: list[str]
     summary_versions: set[tuple[str, int]]
-    positions: list[int]  # history messages, named by their position in the conversation
+    # history messages, named by their positions in the conversation: (first, last)
+    history_ranges: list[tuple[int, int]]
 
 
 def references(payload: dict[str, Any]) -> References:
@@ -125,7 +134,8 @@ def references(payload: dict[str, Any]) -> References:
     found = References([], set(), [])
     for block in payload.get("blocks") or []:
         if _named_by_position(block):
-            found.positions.append(int(block["position"]))
+            named = _positions_named(block)
+            found.history_ranges.append((named.start, named.stop - 1))
         elif "content" in block:
             continue
         elif block.get("message_id"):
@@ -136,9 +146,27 @@ def references(payload: dict[str, Any]) -> References:
 
 
 def _named_by_position(block: dict[str, Any]) -> bool:
-    """A history block stored as its position alone (logs written before that name the
-    message by id and keep its role and tokens)."""
+    """A history block stored as positions alone: a range of them, or (logs written
+    before ranges) one. Logs written before either name the message by id and keep its
+    role and tokens."""
     return block["kind"] == "history" and "message_id" not in block
+
+
+def _positions_named(block: dict[str, Any]) -> range:
+    """The positions of the history messages a stored block names by position (none for
+    any other block)."""
+    if not _named_by_position(block):
+        return range(0)
+    if "first_position" in block:
+        return range(int(block["first_position"]), int(block["last_position"]) + 1)
+    return range(int(block["position"]), int(block["position"]) + 1)
+
+
+def block_count(payload: dict[str, Any]) -> int:
+    """How many blocks the model received, read from a stored log without rebuilding it
+    (logs stored before history ranges have one block per block sent)."""
+    blocks = payload.get("blocks") or []
+    return int(payload.get("block_count", len(blocks)))
 
 
 def why(block: dict[str, Any]) -> str:

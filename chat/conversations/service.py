@@ -325,10 +325,10 @@ class ConversationService:
                     session=session,
                     user_id=user_id,
                     conversation_id=conversation_id,
-                    first_position=min(named.positions),
-                    last_position=max(named.positions),
+                    first_position=min(first for first, _ in named.history_ranges),
+                    last_position=max(last for _, last in named.history_ranges),
                 )
-                if named.positions
+                if named.history_ranges
                 else []
             )
         return with_texts(

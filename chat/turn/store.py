@@ -366,17 +366,32 @@ def context_payload(sent: list[BaseMessage], *, human_id: uuid.UUID) -> dict[str
 
 def by_reference(payload: dict[str, Any]) -> dict[str, Any]:
     """A context record without the text of what is stored elsewhere (messages, summary
-    versions): its size no longer grows with the length of the messages. Only what is
-    stored nowhere else (the system prompt, which the conversation's settings may change
-    later) keeps its text. A message of the history is named by its position alone: its
-    id, role and token count are the stored message's own, read back with its text, so a
-    full buffer's log costs a few bytes a message. chat/conversations/inspector.py
-    rebuilds the rest."""
-    blocks = []
+    versions): its size grows neither with the length of the messages nor with their
+    number. Only what is stored nowhere else (the system prompt, which the conversation's
+    settings may change later) keeps its text. History messages at consecutive positions
+    are named together, by their first and last position: their ids, roles and token
+    counts are the stored messages' own, read back with their text, so a full buffer's
+    history costs one block however long the conversation. `block_count` keeps how many
+    blocks the model received. chat/conversations/inspector.py rebuilds the rest."""
+    blocks: list[dict[str, Any]] = []
     for block in payload["blocks"]:
         if block["kind"] == "history":
-            blocks.append({"kind": "history", "position": block["position"]})
+            previous = blocks[-1] if blocks else None
+            if (
+                previous
+                and previous["kind"] == "history"
+                and previous["last_position"] == block["position"] - 1
+            ):
+                previous["last_position"] = block["position"]
+            else:
+                blocks.append(
+                    {
+                        "kind": "history",
+                        "first_position": block["position"],
+                        "last_position": block["position"],
+                    }
+                )
             continue
         referenced = block.get("message_id") or block.get("version") is not None
         blocks.append({k: v for k, v in block.items() if not (referenced and k == "content")})
-    return {**payload, "blocks": blocks}
+    return {**payload, "blocks": blocks, "block_count": len(payload["blocks"])}

@@ -11,7 +11,13 @@ from typing import Any
 
 import streamlit as st
 
-from chat.conversations.inspector import KIND_LABELS, describe_ranges, inspect_context, why
+from chat.conversations.inspector import (
+    KIND_LABELS,
+    block_count,
+    describe_ranges,
+    inspect_context,
+    why,
+)
 from chat.conversations.service import StoredMessage
 from chat.memory.strategies import STRATEGIES
 
@@ -25,7 +31,7 @@ def draw_inspector(message: StoredMessage, context_of: ContextOf) -> None:
         return
     approx = "≈" if message.context.get("approximate") else ""
     total = int(message.context.get("total_tokens") or 0)
-    count = len(message.context.get("blocks") or [])
+    count = block_count(message.context)
     inspector = st.expander(
         f"Context: {approx}{total} tokens in {count} blocks",
         icon=":material/manage_search:",

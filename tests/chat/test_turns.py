@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from chat.conversations.inspector import block_count, inspect_context
 from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
@@ -170,7 +171,14 @@ def test_the_inspector_rebuilds_exactly_what_the_model_received(services: Servic
         assert last_context(services, alice.id, conversation_id) == sent, strategy
         view = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
         stored = view.messages[-1].context  # what the inspector's label counts
-        assert stored is not None and len(stored["blocks"]) == len(sent["blocks"])
+        assert stored is not None and block_count(stored) == len(sent["blocks"])
+        position = view.messages[-1].position  # what was left out, read from either
+        from_log = inspect_context(stored, reply_position=position)
+        from_sent = inspect_context(sent, reply_position=position)
+        assert (from_log.left_out, from_log.summarised) == (
+            from_sent.left_out,
+            from_sent.summarised,
+        ), strategy
         kinds |= {block["kind"] for block in sent["blocks"]}
     assert kinds == {"system", "user_memory", "history", "summary", "recalled", "input"}
 

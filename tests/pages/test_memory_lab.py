@@ -72,6 +72,9 @@ def test_inspector_under_each_answer(
     assert app_services.preferences.get(user_id=owner.id).show_answer_details  # kept
     inspectors = [e for e in app.expander if e.label.startswith("Context:")]
     assert len(inspectors) == 2
+    # the blocks the model received (system, input; then the two earlier messages too),
+    # though the stored log names the earlier messages as one range
+    assert [e.label.rsplit(" in ", 1)[1] for e in inspectors] == ["2 blocks", "4 blocks"]
     assert not inspectors[1].text  # closed: nothing of it is read or sent
     answer = app_services.conversations.open(user_id=owner.id, conversation_id=cid).messages[-1]
     app.session_state[f"context-{answer.id}"] = True  # opened
