@@ -676,10 +676,6 @@ def main(argv: list[str] | None = None) -> None:
             threading.Event().wait()
 
 
-if __name__ == "__main__":
-    main()
-
-
 def closed_port_url() -> str:
     """The address of a port on this machine where nothing listens (connection refused)."""
     with socket.socket() as probe:
@@ -694,3 +690,7 @@ def attempts(caplog: pytest.LogCaptureFixture) -> int:
         r.name.startswith("openai") and r.getMessage().startswith("Sending HTTP Request")
         for r in caplog.records
     )
+
+
+if __name__ == "__main__":
+    main()
