@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,15 @@ from tests.support.factories import PASSWORD, stored_rows
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 QUESTION = "Tell me a long story about tea and the sea."
+
+
+def wait_for_saved_text(database_url: URL, username: str, conversation_id: uuid.UUID) -> None:
+    """Until the answer in progress has text stored (at most 10 s)."""
+    for _ in range(100):
+        rows = stored_rows(database_url, username, conversation_id)
+        if len(rows) == 2 and rows[1][3]:
+            return
+        time.sleep(0.1)
 
 
 def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
@@ -47,6 +57,9 @@ def test_answer_cut_by_sigkill_is_marked_interrupted_after_restart(
         match = re.search(r"\?c=([0-9a-f-]{36})", page.url)
         assert match is not None
         conversation_id = uuid.UUID(match.group(1))
+        # Killed once the answer's text has been saved while streaming (each second: a
+        # kill before the first save loses the answer's first second, and that is all).
+        wait_for_saved_text(database_url, username, conversation_id)
         os.kill(app.process.pid, signal.SIGKILL)
         app.process.wait(timeout=10)
 
