@@ -13,6 +13,7 @@ from chat.markup import plain
 from pages.parts.authenticator import draw_authenticator
 from pages.parts.finish_sign_in import finish_sign_in
 from pages.support import runtime
+from pages.support.accessibility import draw_login_focus
 from pages.support.web_auth import client_key, sign_in_new_account
 
 services = runtime.services()
@@ -27,6 +28,7 @@ if st.session_state.get(runtime.ACCOUNT_KEY) and st.session_state.get("authentic
     st.stop()
 st.caption("Sign in to see your conversations.")
 draw_authenticator()
+draw_login_focus()
 
 
 def draw_login() -> None:

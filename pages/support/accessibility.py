@@ -190,3 +190,36 @@ def draw_accessibility_aids() -> None:
     """Once per run of a signed-in page: one hidden element; the script inside it installs
     itself once per document."""
     st.html(SCRIPT, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+
+
+# The login page: the Username field of the shown form has the focus once it is drawn, as
+# on any sign-in page, unless the user has already put it elsewhere (and not on touch
+# screens, for the reason above). Once per document.
+LOGIN_SCRIPT = """<span class="chat-login-focus" hidden></span>
+<style>
+div[data-testid="stElementContainer"]:has(.chat-login-focus) { display: none; }
+</style>
+<script>
+(function () {
+  if (window.chatLoginFocus) return;
+  window.chatLoginFocus = true;
+  if (window.matchMedia("(hover: none) and (pointer: coarse)").matches) return;
+  const USERNAME = '[data-testid="stForm"] input[aria-label="Username"]';
+  function focusUsername() {
+    const field = [...document.querySelectorAll(USERNAME)]
+      .find((input) => input.offsetParent !== null);
+    if (!field) return false;
+    const active = document.activeElement;
+    if (!active || active === document.body) field.focus({ preventScroll: true });
+    return true;
+  }
+  if (focusUsername()) return;
+  const observer = new MutationObserver(() => { if (focusUsername()) observer.disconnect(); });
+  observer.observe(document.body, { childList: true, subtree: true });
+})();
+</script>"""
+
+
+def draw_login_focus() -> None:
+    """On the login page: the Username field focused once the form shows."""
+    st.html(LOGIN_SCRIPT, unsafe_allow_javascript=True)  # reviewed: app-made, no user text

@@ -99,8 +99,8 @@ def test_keyboard_alone_logs_in_chats_stops_and_switches_conversations(
     expect(form).to_be_visible(timeout=30_000)
     wait_idle(page)
 
-    # Log in: Tab to the username, type, Tab to the password, type, Enter.
-    press_until_focused(page, form.get_by_label("Username"))
+    # Log in: the username has the focus, type, Tab to the password, type, Enter.
+    expect(form.get_by_label("Username")).to_be_focused(timeout=15_000)
     page.keyboard.type(username)
     press_until_focused(page, form.get_by_label("Password", exact=True))
     page.keyboard.type(PASSWORD)
