@@ -238,15 +238,17 @@ def _setup_of(
     session: Session, settings: Settings, conversation: Conversation, *, first_exchange: bool
 ) -> TurnSetup:
     """The conversation's settings and its owner's profile. Only a profile the user filled
-    in on the account page personalises the prompt."""
+    in on the account page personalises the prompt. A conversation whose prompt was left
+    blank gets what a new one would: the user's persona, else the app's prompt."""
     user = repository.get_user(session=session, user_id=conversation.user_id)
     profile = Profile.of(user.display_name, user.profile) if user and user.profile else None
+    prompt = conversation.system_prompt or new_conversation_prompt(
+        settings, read_preferences(session, user_id=conversation.user_id)
+    )
     return TurnSetup(
         model_name=conversation.model,
         temperature=conversation.temperature,
-        system_prompt=personalised_prompt(
-            conversation.system_prompt or settings.default_system_prompt, profile
-        ),
+        system_prompt=personalised_prompt(prompt, profile),
         strategy_name=conversation.memory_strategy,
         title=conversation.title,
         first_exchange=first_exchange,

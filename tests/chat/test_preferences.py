@@ -126,6 +126,29 @@ def test_new_conversations_start_with_the_users_default_model_and_persona(
     assert (view.model, view.system_prompt) == ("model-a", services.settings.default_system_prompt)
 
 
+def test_a_conversation_whose_prompt_is_left_blank_gets_the_users_persona(
+    two_model_services: Services,
+) -> None:
+    """Blanking a conversation's system prompt in its settings means "no prompt of its own":
+    it gets what a new conversation would, the user's persona (not the app's prompt)."""
+    services = two_model_services
+    alice = make_user(services)
+    services.preferences.save(
+        user_id=alice.id,
+        theme="system",
+        show_answer_details=False,
+        default_model="model-b",
+        default_persona="You are a pirate.",
+    )
+    cid, _ = chat_turn(services, alice, "Hello")
+    view = services.conversations.open(user_id=alice.id, conversation_id=cid)
+    services.conversations.configure(
+        user_id=alice.id, conversation_id=cid, model=view.model, temperature=None, system_prompt=""
+    )
+    chat_turn(services, alice, "Hello again", cid)
+    assert last_context(services, alice.id, cid)["blocks"][0]["content"] == "You are a pirate."
+
+
 def test_an_explicit_model_or_prompt_wins_over_the_defaults(two_model_services: Services) -> None:
     """The API names a model or sends a system message: that is the conversation's; what it
     leaves out comes from the user's defaults."""
