@@ -73,7 +73,8 @@ def test_no_connection_is_held_while_the_model_streams(
     of work gets it at once while the model is slow to answer, and the stored answer is
     updated as it grows."""
     engine = create_engine(scratch_url, pool_size=1, max_overflow=0, pool_timeout=2)
-    services = _services_on(engine, settings, token_delay=0.02)
+    # Long enough to be saved while it streams (each second, chat/turn/engine.py).
+    services = _services_on(engine, settings, token_delay=0.1)
     user = make_user(services)
     turn = services.turns.send(user_id=user.id, conversation_id=None, text="Tell me about tea.")
     stored_lengths = []

@@ -244,8 +244,12 @@ def test_a_conversations_settings_and_menu_share_a_line(
     )
     on_screen(page, settings)
     on_screen(page, menu)
-    settings_box, menu_box = settings.bounding_box(), menu.bounding_box()
-    assert settings_box is not None and menu_box is not None
-    settings_middle = settings_box["y"] + settings_box["height"] / 2
-    menu_middle = menu_box["y"] + menu_box["height"] / 2
-    assert abs(menu_middle - settings_middle) < settings_box["height"] / 2, (settings_box, menu_box)
+    # Both measured in one go: the page may be scrolling (to the last message) meanwhile.
+    (settings_middle, height), (menu_middle, _) = settings.evaluate(
+        """(own, other) => [own, other].map((element) => {
+          const box = element.getBoundingClientRect();
+          return [box.top + box.height / 2, box.height];
+        })""",
+        menu.element_handle(),
+    )
+    assert abs(menu_middle - settings_middle) < height / 2, (settings_middle, menu_middle)
