@@ -45,7 +45,8 @@ def test_a_page_follower_gets_what_arrived_meanwhile_joined_and_all_of_it() -> N
     received = list(turn.stream(every=0.05))
     worker.join()
     assert "".join(received) == "".join(pieces)
-    assert received[0] == "w0 "  # the first word is not held back
+    # the first word is not held back (with what else had arrived, on a busy machine)
+    assert received[0].startswith("w0 ") and len(received[0]) < len("".join(pieces)) / 2
     assert len(received) < len(pieces) / 3  # joined: far fewer redraws than pieces
 
 
@@ -82,5 +83,8 @@ def test_pieces_arriving_while_a_follower_holds_back_do_not_wake_it() -> None:
     received = list(turn.stream(every=30.0))
     worker.join()
     assert time.monotonic() - started < 10  # the end cut the 30 s hold short
-    assert received[0] == "w0 " and "".join(received) == "".join(turn_pieces)
+    # what had arrived when the follower started came at once (on a busy machine, more
+    # than the first piece), the rest with the end
+    assert received[0].startswith("w0 ") and "".join(received) == "".join(turn_pieces)
+    assert len(received) <= 2
     assert turn._changed.wakes <= 3  # not once per piece
