@@ -53,8 +53,7 @@ def _ranges(positions: list[int]) -> list[tuple[int, int]]:
 def inspect_context(payload: dict[str, Any], *, reply_position: int) -> InspectedContext:
     """`reply_position` is the answer's own position; its question is the one before."""
     blocks = list(payload.get("blocks") or [])
-    seen = {b["position"] for b in blocks if b.get("position") is not None}
-    seen.update(p for b in blocks for p in _positions_named(b))  # a stored log's ranges
+    seen = {position for block in blocks for position in _positions(block)}
     covers = max(
         (b.get("covers_position") or 0 for b in blocks if b["kind"] == "summary"), default=0
     )
@@ -84,8 +83,7 @@ def with_texts(
     for block in payload.get("blocks") or []:
         if _named_by_position(block):
             blocks.extend(
-                history_block(position, history.get(position))
-                for position in _positions_named(block)
+                history_block(position, history.get(position)) for position in _positions(block)
             )
             continue
         if "content" not in block:
@@ -134,7 +132,7 @@ def references(payload: dict[str, Any]) -> References:
     found = References([], set(), [])
     for block in payload.get("blocks") or []:
         if _named_by_position(block):
-            named = _positions_named(block)
+            named = _positions(block)
             found.history_ranges.append((named.start, named.stop - 1))
         elif "content" in block:
             continue
@@ -152,14 +150,14 @@ def _named_by_position(block: dict[str, Any]) -> bool:
     return block["kind"] == "history" and "message_id" not in block
 
 
-def _positions_named(block: dict[str, Any]) -> range:
-    """The positions of the history messages a stored block names by position (none for
-    any other block)."""
-    if not _named_by_position(block):
-        return range(0)
+def _positions(block: dict[str, Any]) -> range:
+    """The positions of the messages a block stands for: a stored range of history, or the
+    one position of a message block (none for a block that is not a message)."""
     if "first_position" in block:
         return range(int(block["first_position"]), int(block["last_position"]) + 1)
-    return range(int(block["position"]), int(block["position"]) + 1)
+    if block.get("position") is not None:
+        return range(int(block["position"]), int(block["position"]) + 1)
+    return range(0)
 
 
 def block_count(payload: dict[str, Any]) -> int:
