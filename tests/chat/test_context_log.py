@@ -17,7 +17,7 @@ from chat.services import Services, build_services
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
-from tests.support.factories import chat_turn, last_context, make_user
+from tests.support.factories import chat_turn, last_context, make_user, store_context_log
 
 
 @pytest.fixture
@@ -151,15 +151,7 @@ def test_a_log_that_names_each_history_message_by_position_still_rebuilds(
         ],
     }
     assert [b["kind"] for b in one_per_message["blocks"]].count("history") == 4
-    with unit_of_work(services.sessions) as session:
-        repository.upsert_context_log(
-            session=session,
-            user_id=alice.id,
-            conversation_id=conversation_id,
-            message_id=turn.reply_id,
-            strategy="full",
-            payload=one_per_message,
-        )
+    store_context_log(services, alice.id, conversation_id, turn.reply_id, one_per_message)
     stored = stored_log(services, alice, conversation_id)
     assert "block_count" not in stored
     assert block_count(stored) == len(sent["blocks"]) == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -101,18 +102,23 @@ def test_refused_preferences_change_nothing(
     assert services.preferences.get(user_id=alice.id) == before
 
 
-def test_new_conversations_start_with_the_users_default_model_and_persona(
-    two_model_services: Services,
-) -> None:
-    services = two_model_services
-    alice, bob = make_user(services), make_user(services)
+def prefer_model_b_and_a_pirate(services: Services, user_id: uuid.UUID) -> None:
+    """The user's defaults for new conversations: model-b, and a pirate's persona."""
     services.preferences.save(
-        user_id=alice.id,
+        user_id=user_id,
         theme="system",
         show_answer_details=False,
         default_model="model-b",
         default_persona="You are a pirate.",
     )
+
+
+def test_new_conversations_start_with_the_users_default_model_and_persona(
+    two_model_services: Services,
+) -> None:
+    services = two_model_services
+    alice, bob = make_user(services), make_user(services)
+    prefer_model_b_and_a_pirate(services, alice.id)
     # from the message box (no conversation yet) and from "New chat"
     sent, _ = chat_turn(services, alice, "Hello")
     created = services.turns.new_conversation(user_id=alice.id)
@@ -133,13 +139,7 @@ def test_a_conversation_whose_prompt_is_left_blank_gets_the_users_persona(
     it gets what a new conversation would, the user's persona (not the app's prompt)."""
     services = two_model_services
     alice = make_user(services)
-    services.preferences.save(
-        user_id=alice.id,
-        theme="system",
-        show_answer_details=False,
-        default_model="model-b",
-        default_persona="You are a pirate.",
-    )
+    prefer_model_b_and_a_pirate(services, alice.id)
     cid, _ = chat_turn(services, alice, "Hello")
     view = services.conversations.open(user_id=alice.id, conversation_id=cid)
     services.conversations.configure(
@@ -154,13 +154,7 @@ def test_an_explicit_model_or_prompt_wins_over_the_defaults(two_model_services: 
     leaves out comes from the user's defaults."""
     services = two_model_services
     alice = make_user(services)
-    services.preferences.save(
-        user_id=alice.id,
-        theme="system",
-        show_answer_details=False,
-        default_model="model-b",
-        default_persona="You are a pirate.",
-    )
+    prefer_model_b_and_a_pirate(services, alice.id)
     turn = start_turn(services, user_id=alice.id, conversation_id=None, text="Hi", model="model-a")
     "".join(turn.stream())
     view = services.conversations.open(user_id=alice.id, conversation_id=turn.conversation_id)

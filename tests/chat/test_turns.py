@@ -11,9 +11,7 @@ from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
 from chat.services import Services, build_services
 from chat.settings import Settings
-from chat.storage import repository
-from chat.storage.db import unit_of_work
-from tests.support.factories import chat_turn, last_context, make_user
+from tests.support.factories import chat_turn, last_context, make_user, store_context_log
 
 
 def rows(services: Services, user_id, conversation_id):  # type: ignore[no-untyped-def]
@@ -200,13 +198,5 @@ def test_a_log_that_names_its_history_by_id_still_rebuilds(services: Services) -
         ],
     }
     assert [b["kind"] for b in older_form["blocks"]].count("history") == 2
-    with unit_of_work(services.sessions) as session:
-        repository.upsert_context_log(
-            session=session,
-            user_id=alice.id,
-            conversation_id=conversation_id,
-            message_id=turn.reply_id,
-            strategy="full",
-            payload=older_form,
-        )
+    store_context_log(services, alice.id, conversation_id, turn.reply_id, older_form)
     assert last_context(services, alice.id, conversation_id) == sent

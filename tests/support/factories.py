@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from chat.auth.accounts import Account
 from chat.services import Services
 from chat.storage import repository
+from chat.storage.db import unit_of_work
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -95,6 +96,25 @@ def last_context(services: Services, user_id: uuid.UUID, conversation_id: uuid.U
     )
     assert context is not None
     return context
+
+
+def store_context_log(
+    services: Services,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    payload: dict,
+) -> None:
+    """Store `payload` as an answer's context log, as a log of an earlier form was stored."""
+    with unit_of_work(services.sessions) as session:
+        repository.upsert_context_log(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            message_id=reply_id,
+            strategy="full",
+            payload=payload,
+        )
 
 
 def stored_rows(database_url: URL, username: str, conversation_id: uuid.UUID) -> list[tuple]:
