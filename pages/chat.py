@@ -298,7 +298,7 @@ def open_header(conversation_id: uuid.UUID | None, *, whole: bool) -> Conversati
     try:
         if not whole:
             return services.conversations.open(
-                user_id=account.id, conversation_id=conversation_id, limit=2
+                user_id=account.id, conversation_id=conversation_id, limit=2, contexts=0
             )
         view = read_view(conversation_id, found_message)
         st.session_state[READ_KEY] = view
@@ -314,14 +314,18 @@ def open_header(conversation_id: uuid.UUID | None, *, whole: bool) -> Conversati
         st.stop()
 
 
-# A run that will likely send reads the whole conversation after sending, not twice.
-sending = bool(
-    prompt
-    or st.session_state.get(QUEUED_KEY)
+# A run that will likely send reads the whole conversation after sending, not twice. A
+# message typed is sent before anything is read: sending refuses a conversation that is not
+# the user's, and one whose answer is still arriving (the message then waits for it). The
+# other requests (retry, regenerate, an edit, a message that waited) first read the
+# conversation's last exchange.
+requested = bool(
+    st.session_state.get(QUEUED_KEY)
     or st.session_state.get(SUGGESTED_KEY)
     or any(st.session_state.get(key) for key in (RETRY_KEY, REGENERATE_KEY, EDIT_KEY))
 )
-header = open_header(current, whole=not sending)
+sending = bool(prompt or requested)
+header = None if prompt and not requested else open_header(current, whole=not sending)
 
 
 def renamed(before: ConversationView, question: StoredMessage) -> bool:
@@ -351,7 +355,7 @@ if turn is not None:
     current = turn.conversation_id
     header = open_header(current, whole=True)  # with the new question and the answer to come
     arriving = in_flight(header)
-elif sending and header is not None:  # nothing was sent after all: the whole conversation
+elif sending:  # nothing was sent after all: the whole conversation
     header = open_header(current, whole=True)
 
 sidebar(current, header.model if header else new_setup.model)

@@ -89,13 +89,17 @@ class ConversationService:
                 session=session, user_id=user_id, limit=limit, offset=offset, after=after
             )
 
-    def message(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> StoredMessage:
-        """One of the user's messages with its context log (e.g. an answer just finished).
-        NotFound when it is not this user's."""
+    def message(
+        self, *, user_id: uuid.UUID, message_id: uuid.UUID, with_context: bool = True
+    ) -> StoredMessage:
+        """One of the user's messages (e.g. an answer just finished), with its context log
+        unless `with_context` is False. NotFound when it is not this user's."""
         with unit_of_work(self.sessions) as session:
             row = repository.get_message(session=session, user_id=user_id, message_id=message_id)
             logs = repository.context_logs(
-                session=session, user_id=user_id, message_ids=[row.id] if row.role == "ai" else []
+                session=session,
+                user_id=user_id,
+                message_ids=[row.id] if with_context and row.role == "ai" else [],
             )
             return stored_message(row, logs[row.id].payload if row.id in logs else None)
 

@@ -229,7 +229,9 @@ def follow_turn(
         if turn.outcome.memory_notice:
             st.warning(turn.outcome.memory_notice, icon=":material/warning:")
     try:
-        stored = services.conversations.message(user_id=user_id, message_id=reply.id)
+        stored = services.conversations.message(
+            user_id=user_id, message_id=reply.id, with_context=details
+        )
     except ChatError as exc:
         st.error(exc.user_message)
         return

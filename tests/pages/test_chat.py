@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from chat.services import Services
 from tests.pages.conftest import answered, open_settings
 from tests.support.factories import chat_turn, make_user
+from tests.support.statements import PAGE_THREAD, recorded_statements
 
 
 def query_value(app: AppTest, key: str) -> str:
@@ -147,3 +148,50 @@ def test_a_message_sent_with_a_memory_change_in_the_same_run_is_kept(
         "first question",
         "second question",
     ]
+
+
+def test_a_message_sent_without_answer_details_reads_no_context_logs(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    """Context logs are for the inspector, shown with answer details only: a run that sends
+    a message, follows its answer and draws it as stored reads none (each is a statement)."""
+    app = signed_in()
+    answered(app.chat_input[0].set_value("Hello, I am planning a garden.").run(), app_services)
+    with recorded_statements(app_services.engine) as statements:
+        answered(app.chat_input[0].set_value("Which herbs grow in shade?").run(), app_services)
+    assert not app.exception
+    assert chat_messages(app)[-2] == ("user", "Which herbs grow in shade?")
+    assert any("INSERT INTO context_logs" in s for s in statements)  # stored by the answer
+    assert not [s for s in statements if "FROM context_logs" in s]
+
+
+def test_a_message_typed_is_sent_before_the_conversation_is_read(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    """The page reads the conversation's row twice when a message is typed: locked, to add
+    the question, then to draw the conversation with it (each read is a statement)."""
+    app = signed_in()
+    answered(app.chat_input[0].set_value("Hello, I am planning a garden.").run(), app_services)
+    with recorded_statements(app_services.engine, thread=PAGE_THREAD) as statements:
+        app.chat_input[0].set_value("Which herbs grow in shade?").run()
+    assert not app.exception
+    assert chat_messages(app)[-2] == ("user", "Which herbs grow in shade?")
+    row = "SELECT conversations.id, conversations.user_id"
+    reads = [s for s in statements if s.startswith(row)]
+    assert len(reads) == 2 and reads[0].endswith("FOR UPDATE")
+
+
+def test_a_message_typed_on_a_conversation_not_found_is_kept(
+    signed_in: Callable[..., AppTest], app_services: Services
+) -> None:
+    alice = make_user(app_services)
+    conversation_id, _ = chat_turn(app_services, alice, "my secret plans")
+    app = signed_in({"c": str(conversation_id)})
+    app.chat_input[0].set_value("Tell me the plans.").run()
+    assert not app.exception
+    assert "Conversation not found." in [error.value for error in app.error]
+    stored = app_services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    assert [m.content for m in stored.messages if m.role == "human"] == ["my secret plans"]
+    app.query_params.clear()  # the user goes to a new chat: the text is offered back
+    app.run()
+    assert [code.value for code in app.code] == ["Tell me the plans."]
