@@ -86,14 +86,10 @@ def learn_from_last_answer(
     with no connection held; its failure is logged and reported, never raised: the answer
     is safe, and memory is a bonus."""
     with unit_of_work(sessions) as session:
-        if not repository.user_memory_active(
-            session=session, user_id=user_id, conversation_id=conversation_id
-        ):
-            return Learnt()
-        last = repository.last_settled_question(
+        last = repository.question_to_learn_from(
             session=session, user_id=user_id, conversation_id=conversation_id
         )
-        if last is None:
+        if last is None:  # no question yet, or the memory is off for this conversation
             return Learnt()
         message_id, question = last
         if not any(about_the_user(s) for s in statements_in(question)):

@@ -71,9 +71,18 @@ class PostgresChatHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Store each message whose id is not stored yet (a message without an id is
-        always new)."""
+        always new). The turn engine has stored both already: one read finds them."""
+        ids = [_uuid_or_none(message.id) for message in messages]
         with unit_of_work(self.sessions) as session:
-            for message in messages:
+            stored = repository.stored_message_ids(
+                session=session,
+                user_id=self.user_id,
+                conversation_id=self.conversation_id,
+                ids=[message_id for message_id in ids if message_id is not None],
+            )
+            for message, message_id in zip(messages, ids, strict=True):
+                if message_id in stored:
+                    continue
                 content = message.text if not isinstance(message.content, str) else message.content
                 repository.add_message(
                     session=session,
@@ -82,7 +91,7 @@ class PostgresChatHistory(BaseChatMessageHistory):
                     role=role_of(message),
                     content=content,
                     token_count=count_message_tokens(message),
-                    message_id=_uuid_or_none(message.id),
+                    message_id=message_id,
                 )
 
     def clear(self) -> None:

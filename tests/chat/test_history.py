@@ -6,12 +6,14 @@ import uuid
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from sqlalchemy import Engine
 
 from chat.errors import NotFound
 from chat.memory.strategies import ViewRequest
 from chat.services import Services
 from chat.turn.history import history_factory
 from tests.support.factories import chat_turn, make_user
+from tests.support.statements import recorded_statements
 
 
 def test_factory_returns_the_owners_history(services: Services) -> None:
@@ -49,6 +51,26 @@ def test_add_messages_is_idempotent_by_id(services: Services) -> None:
     history.add_messages([question, AIMessage("hi", id=str(uuid.uuid4()))])
     history.add_messages([question])  # a retried save
     assert [m.content for m in history.messages] == ["hello", "hi"]
+
+
+def test_saving_messages_stored_already_is_one_read(services: Services, engine: Engine) -> None:
+    """The chain's own save after a turn finds the question and the answer stored by the
+    engine: one read for both, nothing written."""
+    alice = make_user(services)
+    conversation_id, _ = chat_turn(services, alice, "Hello there.")
+    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
+    stored = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    question, answer = stored.messages
+    with recorded_statements(engine) as statements:
+        history.add_messages(
+            [
+                HumanMessage(question.content, id=str(question.id)),
+                AIMessage(answer.content, id=str(answer.id)),
+            ]
+        )
+    assert len(statements) == 1 and statements[0].startswith("SELECT messages.id")
+    again = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
+    assert again.messages == stored.messages
 
 
 def test_window_view_keeps_last_k_turns(services: Services) -> None:

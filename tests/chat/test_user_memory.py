@@ -9,19 +9,22 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from chat.auth.accounts import Account
 from chat.conversations.inspector import why
 from chat.errors import NotFound
+from chat.llm.offline import OfflineChatModel
 from chat.memory.strategies import ViewRequest, strategy_for
+from chat.memory.user_memory import Learnt, learn_from_last_answer
 from chat.memory.views import read_view
 from chat.services import Services
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 from tests.support.factories import make_user
 from tests.support.openai_server import FakeOpenAIServer
+from tests.support.statements import recorded_statements
 
 
 def answered(services: Services, user: Account, text: str, cid: uuid.UUID | None = None) -> Any:
@@ -226,19 +229,34 @@ def test_a_question_that_says_nothing_about_the_user_reads_no_facts(
 ) -> None:
     """Most questions state nothing about the user: after their answer the memory update
     reads neither the facts kept nor those learnt from the question (they are only needed
-    for a model call that does not happen)."""
+    for a model call that does not happen), and learning reads the question in one
+    statement, the memory's switches included."""
     alice = make_user(services)
     answered(services, alice, "My cat is Miso.")
     turn = answered(services, alice, "How long do cats sleep?")
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
+        learnt = learn_from_last_answer(
+            sessions=services.sessions,
+            user_id=alice.id,
+            conversation_id=turn.conversation_id,
+            model=OfflineChatModel(),
+        )
+    assert learnt == Learnt()  # nothing learnt, nothing failed
+    assert len(statements) == 1
+    assert "FROM messages" in statements[0] and "user_memory" in statements[0]
+    with recorded_statements(engine) as statements:
         services.turns.update_memory(user_id=alice.id, conversation_id=turn.conversation_id)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert statements  # the update ran
     assert not [s for s in statements if "FROM user_memories" in s]
+
+
+def test_nothing_is_learnt_while_the_user_has_memory_off(services: Services) -> None:
+    alice = make_user(services)
+    services.memory.set_enabled(user_id=alice.id, enabled=False)
+    answered(services, alice, "My kayak is a yellow Perception.")
+    services.memory.set_enabled(user_id=alice.id, enabled=True)
+    assert services.memory.overview(user_id=alice.id).facts == []
+    answered(services, alice, "My tent is a blue Hilleberg.")
+    assert [fact.content for fact in services.memory.overview(user_id=alice.id).facts] == [
+        "My tent is a blue Hilleberg."
+    ]

@@ -56,6 +56,23 @@ def next_position(*, session: Session, user_id: uuid.UUID, conversation_id: uuid
     return (last or 0) + 1
 
 
+def stored_message_ids(
+    *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` are stored in this conversation of the user's (one statement)."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Message.id).where(
+                Message.id.in_(list(ids)),
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+            )
+        )
+    )
+
+
 def add_message(
     *,
     session: Session,

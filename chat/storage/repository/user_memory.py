@@ -26,12 +26,11 @@ __all__ = [
     "delete_facts",
     "facts_for_context",
     "facts_learnt_from",
-    "last_settled_question",
     "list_facts",
+    "question_to_learn_from",
     "set_conversation_memory",
     "set_user_memory",
     "update_fact",
-    "user_memory_active",
     "user_memory_enabled",
 ]
 
@@ -55,7 +54,7 @@ def _instance_on() -> ColumnElement[bool]:
     )
 
 
-def user_memory_active(*, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+def _memory_applies(user_id: uuid.UUID, conversation_id: uuid.UUID) -> ColumnElement[bool]:
     """Whether the user's memory applies to this conversation: on for the instance, for
     the user, and for the conversation (which must be the user's)."""
     user_on = exists().where(User.id == user_id, User.user_memory.is_(True))
@@ -64,7 +63,7 @@ def user_memory_active(*, session: Session, user_id: uuid.UUID, conversation_id:
         Conversation.user_id == user_id,
         Conversation.user_memory.is_(True),
     )
-    return bool(session.scalar(select(user_on & conversation_on & _instance_on())))
+    return user_on & conversation_on & _instance_on()
 
 
 def facts_for_context(
@@ -72,15 +71,9 @@ def facts_for_context(
 ) -> list[tuple[uuid.UUID, str]]:
     """The user's facts (oldest first, at most `limit`) when their memory applies to this
     conversation; none otherwise. One statement: the switches are part of it."""
-    user_on = exists().where(User.id == user_id, User.user_memory.is_(True))
-    conversation_on = exists().where(
-        Conversation.id == conversation_id,
-        Conversation.user_id == user_id,
-        Conversation.user_memory.is_(True),
-    )
     rows = session.execute(
         select(UserMemory.id, UserMemory.content)
-        .where(UserMemory.user_id == user_id, user_on, conversation_on, _instance_on())
+        .where(UserMemory.user_id == user_id, _memory_applies(user_id, conversation_id))
         .order_by(UserMemory.created_at.desc(), UserMemory.id.desc())
         .limit(limit)
     ).all()
@@ -154,10 +147,12 @@ def delete_all_facts(*, session: Session, user_id: uuid.UUID) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def last_settled_question(
+def question_to_learn_from(
     *, session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> tuple[uuid.UUID, str] | None:
-    """The newest complete question of the conversation (the one just answered)."""
+    """The newest complete question of the conversation (the one just answered), when the
+    user's memory applies to the conversation; None otherwise. One statement: the switches
+    are part of it."""
     row = session.execute(
         select(Message.id, Message.content)
         .where(
@@ -165,6 +160,7 @@ def last_settled_question(
             Message.user_id == user_id,
             Message.role == "human",
             Message.status == "complete",
+            _memory_applies(user_id, conversation_id),
         )
         .order_by(Message.position.desc())
         .limit(1)
