@@ -354,9 +354,9 @@ elif turn is None and arriving is None:
 if turn is not None:
     current = turn.conversation_id
     header = open_header(current, whole=True)  # with the new question and the answer to come
-    arriving = in_flight(header)
-elif sending:  # nothing was sent after all: the whole conversation
+elif sending:  # nothing was sent after all (it may wait for an answer): the whole conversation
     header = open_header(current, whole=True)
+arriving = in_flight(header)  # followed below; a message that waits is sent once it is in
 
 sidebar(current, header.model if header else new_setup.model)
 draw_chat_script()
