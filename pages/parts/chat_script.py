@@ -8,11 +8,9 @@ page costs one hidden element."""
 
 from __future__ import annotations
 
-import streamlit as st
+from pages.support.page_scripts import draw_page_script
 
-_SCRIPT = """<span class="chat-page-script" hidden></span>
-<style>
-div[data-testid="stElementContainer"]:has(.chat-page-script) { display: none; }
+_SCRIPT = """<style>
 .chat-copy { position: absolute; top: 0.5rem; right: 0.5rem; opacity: 0; border: none;
   background: transparent; color: inherit; font-size: 0.8rem; cursor: pointer;
   padding: 0.1rem 0.4rem; border-radius: 0.25rem; }
@@ -82,4 +80,4 @@ div[data-testid="stElementContainer"]:has(.chat-page-script) { display: none; }
 
 
 def draw_chat_script() -> None:
-    st.html(_SCRIPT, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+    draw_page_script("chat-page-script", _SCRIPT)

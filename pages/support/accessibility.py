@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 
-import streamlit as st
+from pages.support.page_scripts import draw_page_script
 
 # Names for icon-only controls, by the start of their element key (Streamlit marks an
 # element's container with the class st-key-<key>). Checked before the names by icon.
@@ -65,9 +65,7 @@ LABELS_BY_ICON: dict[str, str] = {
 OWN_STOP_KEY = "stop-"
 RUNNING_INDICATOR_STOP = "Stop running the page"
 
-_SCRIPT = """<span class="chat-accessibility" hidden></span>
-<style>
-div[data-testid="stElementContainer"]:has(.chat-accessibility) { display: none; }
+_SCRIPT = """<style>
 [data-testid="stHeaderActionElements"] { display: none; }
 body:has([class*="st-key-%(own_stop)s"]) [data-testid="stStatusWidget"] button { display: none; }
 </style>
@@ -189,17 +187,13 @@ SCRIPT = _SCRIPT % {
 def draw_accessibility_aids() -> None:
     """Once per run of a signed-in page: one hidden element; the script inside it installs
     itself once per document."""
-    st.html(SCRIPT, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+    draw_page_script("chat-accessibility", SCRIPT)
 
 
 # The login page: the Username field of the shown form has the focus once it is drawn, as
 # on any sign-in page, unless the user has already put it elsewhere (and not on touch
 # screens, for the reason above). Once per document.
-LOGIN_SCRIPT = """<span class="chat-login-focus" hidden></span>
-<style>
-div[data-testid="stElementContainer"]:has(.chat-login-focus) { display: none; }
-</style>
-<script>
+LOGIN_SCRIPT = """<script>
 (function () {
   if (window.chatLoginFocus) return;
   window.chatLoginFocus = true;
@@ -222,4 +216,4 @@ div[data-testid="stElementContainer"]:has(.chat-login-focus) { display: none; }
 
 def draw_login_focus() -> None:
     """On the login page: the Username field focused once the form shows."""
-    st.html(LOGIN_SCRIPT, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+    draw_page_script("chat-login-focus", LOGIN_SCRIPT)

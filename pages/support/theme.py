@@ -24,21 +24,15 @@ from __future__ import annotations
 
 import json
 
-import streamlit as st
-
 from chat.auth.accounts import Account
 from chat.auth.preferences import Preferences, Theme
 from chat.services import Services
+from pages.support.page_scripts import draw_page_script
 
 # What Streamlit's frontend stores for each choice.
 STORED_NAME: dict[Theme, str] = {"system": "System", "light": "Light", "dark": "Dark"}
 
-# The element is hidden: it draws nothing and takes no room (flex gaps skip hidden items).
-_SCRIPT = """<span class="chat-theme-choice" hidden></span>
-<style>
-div[data-testid="stElementContainer"]:has(.chat-theme-choice) { display: none; }
-</style>
-<script>
+_SCRIPT = """<script>
 (function () {
   const wanted = %s;
   const mark = "chat-theme-reloaded-for";
@@ -75,7 +69,7 @@ div[data-testid="stElementContainer"]:has(.chat-theme-choice) { display: none; }
 def draw_theme(theme: Theme) -> None:
     """Make this browser show `theme` (a reload when it shows another one)."""
     script = _SCRIPT % json.dumps(STORED_NAME[theme])
-    st.html(script, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
+    draw_page_script("chat-theme-choice", script)
 
 
 def apply_saved_theme(services: Services, account: Account) -> Preferences:
