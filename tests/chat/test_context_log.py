@@ -13,22 +13,23 @@ from chat.auth.accounts import Account
 from chat.conversations.inspector import block_count, inspect_context
 from chat.errors import ModelError
 from chat.llm.offline import OfflineChatModel
-from chat.services import Services, build_services
+from chat.services import Services
 from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
-from tests.support.factories import chat_turn, last_context, make_user, store_context_log
+from tests.support.factories import (
+    chat_turn,
+    last_context,
+    make_user,
+    rebuilt,
+    store_context_log,
+)
 
 
 @pytest.fixture
 def unlimited(services: Services, settings: Settings) -> Services:
     """The services with no per-minute limit: the tests write many questions at once."""
-    return build_services(
-        settings.model_copy(update={"messages_per_minute": 0}),
-        engine=services.engine,
-        sessions=services.sessions,
-        model_factory=lambda name: OfflineChatModel(),
-    )
+    return rebuilt(services, settings.model_copy(update={"messages_per_minute": 0}))
 
 
 def add_exchanges(
@@ -98,12 +99,7 @@ def test_history_with_a_gap_is_stored_as_two_ranges(services: Services, settings
     alice = make_user(services)
     services.memory.set_enabled(user_id=alice.id, enabled=False)  # the history alone
     conversation_id, _ = chat_turn(services, alice, "My name is Ada.")
-    failing = build_services(
-        settings,
-        engine=services.engine,
-        sessions=services.sessions,
-        model_factory=lambda name: OfflineChatModel(fail_with="model exploded"),
-    )
+    failing = rebuilt(services, settings, model=OfflineChatModel(fail_with="model exploded"))
     turn = failing.turns.send(user_id=alice.id, conversation_id=conversation_id, text="Hm?")
     with pytest.raises(ModelError):
         list(turn.stream())

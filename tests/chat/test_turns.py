@@ -9,9 +9,15 @@ import pytest
 from chat.conversations.inspector import block_count, inspect_context
 from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
-from chat.services import Services, build_services
+from chat.services import Services
 from chat.settings import Settings
-from tests.support.factories import chat_turn, last_context, make_user, store_context_log
+from tests.support.factories import (
+    chat_turn,
+    last_context,
+    make_user,
+    rebuilt,
+    store_context_log,
+)
 
 
 def rows(services: Services, user_id, conversation_id):  # type: ignore[no-untyped-def]
@@ -36,12 +42,7 @@ def test_question_is_stored_before_the_model_is_called(
     services: Services, settings: Settings
 ) -> None:
     alice = make_user(services)
-    failing = build_services(
-        settings,
-        engine=services.engine,
-        sessions=services.sessions,
-        model_factory=lambda name: OfflineChatModel(fail_with="model exploded"),
-    )
+    failing = rebuilt(services, settings, model=OfflineChatModel(fail_with="model exploded"))
     turn = failing.turns.send(user_id=alice.id, conversation_id=None, text="Are you there?")
     with pytest.raises(ModelError):
         list(turn.stream())

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import uuid
 
+from langchain_core.language_models import BaseChatModel
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from chat.auth.accounts import Account
-from chat.services import Services
+from chat.llm.offline import OfflineChatModel
+from chat.services import Services, build_services
+from chat.settings import Settings
 from chat.storage import repository
 from chat.storage.db import unit_of_work
 
@@ -96,6 +99,19 @@ def last_context(services: Services, user_id: uuid.UUID, conversation_id: uuid.U
     )
     assert context is not None
     return context
+
+
+def rebuilt(
+    services: Services, settings: Settings, *, model: BaseChatModel | None = None
+) -> Services:
+    """The app's services over the same database and transaction as `services`, with
+    `settings`, answering with `model` (the offline model unless given)."""
+    return build_services(
+        settings,
+        engine=services.engine,
+        sessions=services.sessions,
+        model_factory=lambda name: model or OfflineChatModel(),
+    )
 
 
 def store_context_log(
