@@ -13,7 +13,5 @@ def draw_page_script(name: str, body: str) -> None:
     """`body` (the app's own <style> and <script>) in an element marked with the class
     `name`, hidden: it draws nothing and takes no room (flex gaps skip hidden items)."""
     hide = f'div[data-testid="stElementContainer"]:has(.{name}) {{ display: none; }}'
-    st.html(
-        f'<span class="{name}" hidden></span>\n<style>\n{hide}\n</style>\n{body}',
-        unsafe_allow_javascript=True,  # reviewed: app-made, no user text
-    )
+    marked = f'<span class="{name}" hidden></span>\n<style>\n{hide}\n</style>\n{body}'
+    st.html(marked, unsafe_allow_javascript=True)  # reviewed: app-made, no user text
