@@ -29,8 +29,13 @@ _SCRIPT = """<style>
 
   function addCopyButtons() {
     doc.querySelectorAll('[data-testid="stChatMessage"]').forEach((message) => {
-      if (message.querySelector(":scope > .chat-copy")) return;
-      if (message.querySelector('[class*="st-key-stop-"]')) return;  // still arriving
+      const copy = message.querySelector(":scope > .chat-copy");
+      // Still arriving (its Stop can be drawn just after the message itself): no Copy yet.
+      if (message.querySelector('[class*="st-key-stop-"]')) {
+        if (copy) copy.remove();
+        return;
+      }
+      if (copy) return;
       const button = doc.createElement("button");
       button.className = "chat-copy";
       button.type = "button";
