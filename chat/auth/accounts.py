@@ -304,7 +304,11 @@ class AccountService:
         issue time, or a live session's login), or None if that session is no longer valid:
         user gone or disabled, sessions revoked since, absolute or idle lifetime exceeded.
         An idle user's sessions are all revoked, so an old cookie can never come back."""
-        account = self.get(username=username)
+        return self.valid_for_session(self.get(username=username), issued_at=issued_at)
+
+    def valid_for_session(self, account: Account | None, *, issued_at: float) -> Account | None:
+        """`account` (already read) if a session that started at `issued_at` may still use
+        it, else None; the rules of session_account, which reads the account first."""
         if account is None or account.disabled:
             return None
         now = self.clock()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth import audit, session_cookie
-from chat.auth.accounts import SEEN_GRANULARITY, Account, AccountService
+from chat.auth.accounts import SEEN_GRANULARITY, Account, AccountService, normalise_username
 from chat.auth.audit import Clock
 from chat.settings import Settings
 from chat.storage import repository
@@ -111,17 +111,19 @@ class BrowserSessions:
     ) -> Account | None:
         """The account behind this browser's session, or None once it is no longer valid
         (the row ended, or anything AccountService.session_account refuses)."""
-        account = self.accounts.session_account(username=username, issued_at=issued_at)
-        if account is None:
+        with unit_of_work(self.sessions) as session:
+            # One read on every run of a page: the user and this browser's row together.
+            user, row = repository.get_user_with_browser_session(
+                session=session, username=normalise_username(username), session_id=session_id
+            )
+        account = self.accounts.valid_for_session(
+            Account.of(user) if user is not None else None, issued_at=issued_at
+        )
+        if account is None or row is None or row.ended_at is not None:
             return None
         now = self.clock()
-        with unit_of_work(self.sessions) as session:
-            row = repository.get_browser_session(
-                session=session, user_id=account.id, session_id=session_id
-            )
-            if row is None or row.ended_at is not None:
-                return None
-            if now - row.last_seen_at > SEEN_GRANULARITY or (address and address != row.address):
+        if now - row.last_seen_at > SEEN_GRANULARITY or (address and address != row.address):
+            with unit_of_work(self.sessions) as session:
                 repository.touch_browser_session(
                     session=session,
                     user_id=account.id,

@@ -3,13 +3,17 @@ lifetimes. `issued_at` is a cookie's issue time (or a live session's login)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from sqlalchemy import Engine
 
 from chat.auth import session_cookie
 from chat.errors import AccountDisabled
 from chat.services import Services
 from chat.storage import repository
 from tests.support.factories import PASSWORD, Clock, clocked, make_user
+from tests.support.statements import recorded_statements
 
 
 @pytest.fixture
@@ -145,3 +149,32 @@ def test_sessions_past_their_lifetime_are_not_listed_and_are_purged(
         assert (
             repository.get_browser_session(session=session, user_id=user.id, session_id=old) is None
         )
+
+
+def test_the_check_on_each_run_is_one_statement_and_keeps_every_rule(
+    svc: Services, clock: Clock, engine: Engine
+) -> None:
+    alice, bob = make_user(svc), make_user(svc)
+    session_id, _ = svc.browser_sessions.start(account=alice, device="A", address="1")
+    bobs, _ = svc.browser_sessions.start(account=bob, device="B", address="2")
+    at = clock.now.timestamp()
+    check = svc.browser_sessions.check
+    assert check(username=alice.username, session_id=session_id, issued_at=at, address="1")
+    with recorded_statements(engine) as statements:  # a later run, within the minute
+        assert check(username=alice.username, session_id=session_id, issued_at=at, address="1")
+    assert len(statements) == 1 and statements[0].startswith("SELECT")
+    # Another user's session, an unknown user, an unknown session: signed out.
+    assert check(username=alice.username, session_id=bobs, issued_at=at) is None
+    assert check(username="nobody", session_id=session_id, issued_at=at) is None
+    assert check(username=alice.username, session_id=uuid.uuid4(), issued_at=at) is None
+    # A new address, or a minute gone by, is written down, and only then.
+    with recorded_statements(engine) as statements:
+        assert check(username=alice.username, session_id=session_id, issued_at=at, address="3")
+    assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
+    clock.advance(seconds=61)
+    assert check(username=alice.username, session_id=session_id, issued_at=at, address="3")
+    (seen,) = [s for s in svc.browser_sessions.list(user_id=alice.id) if s.id == session_id]
+    assert (seen.address, seen.last_seen_at) == ("3", clock.now)
+    admin = make_user(svc, role="admin")
+    svc.admin.set_disabled(actor=admin, user_id=alice.id, disabled=True)
+    assert check(username=alice.username, session_id=session_id, issued_at=at) is None

@@ -11,13 +11,14 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from chat.storage.tables import BrowserSession
+from chat.storage.tables import BrowserSession, User
 
 __all__ = [
     "create_browser_session",
     "delete_old_browser_sessions",
     "end_browser_sessions",
     "get_browser_session",
+    "get_user_with_browser_session",
     "list_browser_sessions",
     "take_session_code",
     "touch_browser_session",
@@ -66,6 +67,22 @@ def get_browser_session(
             BrowserSession.user_id == user_id, BrowserSession.id == session_id
         )
     ).one_or_none()
+
+
+def get_user_with_browser_session(
+    *, session: Session, username: str, session_id: uuid.UUID
+) -> tuple[User | None, BrowserSession | None]:
+    """The user called `username` and, if it is theirs, the browser session `session_id`:
+    one statement, for the check on every run of a page."""
+    found = session.execute(
+        select(User, BrowserSession)
+        .outerjoin(
+            BrowserSession,
+            (BrowserSession.user_id == User.id) & (BrowserSession.id == session_id),
+        )
+        .where(User.username == username)
+    ).one_or_none()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def take_session_code(*, session: Session, code_hash: str, at: datetime) -> BrowserSession | None:
