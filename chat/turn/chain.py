@@ -1,22 +1,20 @@
 """The one path by which history enters the model.
 
 `prompt | model`, wrapped in RunnableWithMessageHistory keyed on (user_id, conversation_id)
-through `history_factory_config`. The last step stamps the reply with the id of the
-answer's row, which the turn engine stored before the model ran, so the history's own save
-(idempotent by id) finds it stored instead of appending a second answer.
+through `history_factory_config`. The config also names the answer's row, which the turn
+engine stored before the model ran, so the history's own save (idempotent by id) finds the
+reply stored instead of appending a second answer.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 from langchain_core._api.deprecation import LangChainDeprecationWarning
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessageChunk
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
-from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig, RunnableGenerator
+from langchain_core.runnables import ConfigurableFieldSpec
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from chat.turn.history import HistoryFactory
@@ -47,6 +45,14 @@ HISTORY_FACTORY_CONFIG = [
         is_shared=True,
     ),
     ConfigurableFieldSpec(
+        id="reply_id",
+        annotation=str,
+        name="Reply id",
+        description="The answer's row, stored before the model runs: the model's reply.",
+        default="",
+        is_shared=True,
+    ),
+    ConfigurableFieldSpec(
         id="turn",
         annotation=object,
         name="Turn input",
@@ -57,18 +63,10 @@ HISTORY_FACTORY_CONFIG = [
 ]
 
 
-def _stamp_reply_id(
-    chunks: Iterator[BaseMessageChunk], config: RunnableConfig
-) -> Iterator[BaseMessageChunk]:
-    reply_id = (config.get("metadata") or {}).get("reply_id")
-    for chunk in chunks:
-        yield chunk.model_copy(update={"id": reply_id}) if reply_id else chunk
-
-
 def build_chain(*, model: BaseChatModel, history_factory: HistoryFactory) -> Any:
     """Build the chain for one model. Inputs: {"input": [HumanMessage], "system_prompt": str};
-    config: {"configurable": {"user_id", "conversation_id", "turn"}, "metadata": {"reply_id"}}."""
-    runnable = PROMPT | model | RunnableGenerator(_stamp_reply_id)  # type: ignore[arg-type]
+    config: {"configurable": {"user_id", "conversation_id", "reply_id", "turn"}}."""
+    runnable = PROMPT | model
     with warnings.catch_warnings():
         # RunnableWithMessageHistory is deprecated since langchain-core 1.3.3 (removal in
         # 2.0). The product requires it, langchain-core is pinned below 2, and this is the

@@ -103,6 +103,7 @@ class TurnEngine:
         self.model_factory = model_factory
         self.liveness = liveness
         self.get_history = history_factory(sessions)
+        self._models: dict[str, BaseChatModel] = {}
         self._chains: dict[str, Any] = {}
         self._live: dict[uuid.UUID, Turn] = {}  # answers generating in this process
         self._workers: list[threading.Thread] = []  # and their threads, after-work included
@@ -114,10 +115,17 @@ class TurnEngine:
         turn: it changes if the lock had to be taken anew after a database restart."""
         return self.liveness.instance_id if self.liveness is not None else None
 
+    def model_for(self, model_name: str) -> BaseChatModel:
+        """The chat model called `model_name`, built once per process: its clients (and
+        their connections) serve every turn, the after-answer work included."""
+        if model_name not in self._models:
+            self._models[model_name] = self.model_factory(model_name)
+        return self._models[model_name]
+
     def chain_for(self, model_name: str, temperature: float | None = None) -> Any:
         key = f"{model_name}@{temperature}"
         if key not in self._chains:
-            model: Any = self.model_factory(model_name)
+            model: Any = self.model_for(model_name)
             if temperature is not None:
                 # Bound as a call argument: ChatOpenAI sends it with the request; the
                 # offline model ignores it.
@@ -313,6 +321,7 @@ class TurnEngine:
             "configurable": {
                 "user_id": str(turn.user_id),
                 "conversation_id": str(rows.conversation_id),
+                "reply_id": str(rows.reply_id),
                 "turn": ViewRequest(
                     user_id=turn.user_id,
                     conversation_id=rows.conversation_id,
@@ -320,7 +329,6 @@ class TurnEngine:
                     question=rows.question,
                 ),
             },
-            "metadata": {"reply_id": str(rows.reply_id)},
         }
         chain = self.chain_for(setup.model_name, setup.temperature)
         human = HumanMessage(rows.question, id=str(rows.human_id))
@@ -438,7 +446,7 @@ class TurnEngine:
         try:
             return name_conversation(
                 sessions=self.sessions,
-                model=self.model_factory(turn.setup.model_name),
+                model=self.model_for(turn.setup.model_name),
                 user_id=turn.user_id,
                 conversation_id=turn.conversation_id,
                 current_title=turn.setup.title,
@@ -471,7 +479,7 @@ class TurnEngine:
                     sessions=self.sessions,
                     user_id=user_id,
                     conversation_id=conversation_id,
-                    model=self.model_factory(model_name),
+                    model=self.model_for(model_name),
                 )
             except SummaryFailed as exc:
                 update = MemoryUpdate(status="failed", message=exc.user_message)
@@ -481,6 +489,6 @@ class TurnEngine:
             sessions=self.sessions,
             user_id=user_id,
             conversation_id=conversation_id,
-            model=self.model_factory(model_name),
+            model=self.model_for(model_name),
         )
         return update

@@ -4,7 +4,8 @@
 read when asked for; the factory checks first that the conversation is the user's.
 `add_messages` is an idempotent insert by message id: the turn engine stores the question
 and the answer's row before the model runs and settles them itself, so
-RunnableWithMessageHistory's own save afterwards finds them stored and adds nothing.
+RunnableWithMessageHistory's own save afterwards finds them stored and adds nothing (the
+model's reply is the row the config names as `reply_id`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class PostgresChatHistory(BaseChatMessageHistory):
         sessions: sessionmaker[Session],
         strategy: MemoryStrategy,
         request: ViewRequest,
+        reply_id: uuid.UUID | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reply_id = reply_id  # the answer's row: the model's reply is saved as it
         self.strategy = strategy
         self.request = request
         self.user_id = request.user_id
@@ -71,8 +74,14 @@ class PostgresChatHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Store each message whose id is not stored yet (a message without an id is
-        always new). The turn engine has stored both already: one read finds them."""
-        ids = [_uuid_or_none(message.id) for message in messages]
+        always new; the model's reply is the answer's row when one is named). The turn engine
+        has stored both already: one read finds them."""
+        ids = [
+            self.reply_id
+            if self.reply_id is not None and isinstance(message, AIMessage)
+            else _uuid_or_none(message.id)
+            for message in messages
+        ]
         with unit_of_work(self.sessions) as session:
             stored = repository.stored_message_ids(
                 session=session,
@@ -112,15 +121,17 @@ HistoryFactory = Callable[..., PostgresChatHistory]
 
 def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
     """The `get_session_history` of RunnableWithMessageHistory, keyed on
-    (user_id, conversation_id). `turn` is the turn's own input (the system prompt it sends
+    (user_id, conversation_id). `reply_id` names the answer's row, stored before the model
+    runs. `turn` is the turn's own input (the system prompt it sends
     and its question), which some strategies budget or search by. A conversation of
     another user is NotFound, and nothing of it is read."""
 
     def get_session_history(
-        user_id: str, conversation_id: str, turn: ViewRequest | None = None
+        user_id: str, conversation_id: str, turn: ViewRequest | None = None, reply_id: str = ""
     ) -> PostgresChatHistory:
         uid = parse_id(user_id, what="user")
         cid = parse_id(conversation_id, what="conversation")
+        reply = parse_id(reply_id, what="answer") if reply_id else None
         with unit_of_work(sessions) as session:
             conversation = repository.get_conversation(
                 session=session, user_id=uid, conversation_id=cid
@@ -132,6 +143,8 @@ def history_factory(sessions: sessionmaker[Session]) -> HistoryFactory:
             system_prompt=turn.system_prompt if turn else conversation.system_prompt,
             question=turn.question if turn else "",
         )
-        return PostgresChatHistory(sessions=sessions, strategy=strategy, request=request)
+        return PostgresChatHistory(
+            sessions=sessions, strategy=strategy, request=request, reply_id=reply
+        )
 
     return get_session_history

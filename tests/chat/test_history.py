@@ -58,14 +58,18 @@ def test_saving_messages_stored_already_is_one_read(services: Services, engine: 
     engine: one read for both, nothing written."""
     alice = make_user(services)
     conversation_id, _ = chat_turn(services, alice, "Hello there.")
-    history = history_factory(services.sessions)(str(alice.id), str(conversation_id))
     stored = services.conversations.open(user_id=alice.id, conversation_id=conversation_id)
     question, answer = stored.messages
+    # As the chain saves: the reply carries the model's own run id, and the config names
+    # the answer's row.
+    history = history_factory(services.sessions)(
+        str(alice.id), str(conversation_id), reply_id=str(answer.id)
+    )
     with recorded_statements(engine) as statements:
         history.add_messages(
             [
                 HumanMessage(question.content, id=str(question.id)),
-                AIMessage(answer.content, id=str(answer.id)),
+                AIMessage(answer.content, id=f"lc_run--{uuid.uuid4()}"),
             ]
         )
     assert len(statements) == 1 and statements[0].startswith("SELECT messages.id")

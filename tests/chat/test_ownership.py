@@ -56,7 +56,12 @@ def test_the_chain_config_cannot_point_at_someone_elses_history(
     alice, bob, conversation, _ = a_and_b
     chain = services.turns.chain_for("offline")
     config = {
-        "configurable": {"user_id": str(bob.id), "conversation_id": str(conversation), "turn": None}
+        "configurable": {
+            "user_id": str(bob.id),
+            "conversation_id": str(conversation),
+            "reply_id": "",
+            "turn": None,
+        }
     }
     with pytest.raises(NotFound):
         chain.invoke(

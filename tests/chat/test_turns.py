@@ -9,7 +9,7 @@ import pytest
 from chat.conversations.inspector import block_count, inspect_context
 from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
-from chat.services import Services
+from chat.services import Services, build_services
 from chat.settings import Settings
 from tests.support.factories import (
     chat_turn,
@@ -201,3 +201,22 @@ def test_a_log_that_names_its_history_by_id_still_rebuilds(services: Services) -
     assert [b["kind"] for b in older_form["blocks"]].count("history") == 2
     store_context_log(services, alice.id, conversation_id, turn.reply_id, older_form)
     assert last_context(services, alice.id, conversation_id) == sent
+
+
+def test_a_model_is_built_once_for_all_its_turns_and_their_after_answer_work(
+    services: Services, settings: Settings
+) -> None:
+    built: list[str] = []
+
+    def counting_factory(name: str) -> OfflineChatModel:
+        built.append(name)
+        return OfflineChatModel()
+
+    counted = build_services(
+        settings, engine=services.engine, sessions=services.sessions, model_factory=counting_factory
+    )
+    alice = make_user(counted)
+    conversation_id, _ = chat_turn(counted, alice, "I live in Porto and I keep two cats.")
+    chat_turn(counted, alice, "Where do I live?", conversation_id)
+    assert counted.memory.overview(user_id=alice.id).facts  # learnt after an answer
+    assert len(built) == 1
