@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from chat.auth.store import AccountStore, open_account_store
 from chat.errors import ChatError, InvalidInput
-from chat.services import Services, build_services
 from chat.settings import get_settings
 from chat.storage.db import stop_embedded_database
 
@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def _keys(services: Services, args: argparse.Namespace) -> None:
+def _keys(services: AccountStore, args: argparse.Namespace) -> None:
     account = services.accounts.get(username=args.username)
     if account is None:
         raise ChatError(f"No user called {args.username!r}.")
@@ -117,6 +117,7 @@ def _keys(services: Services, args: argparse.Namespace) -> None:
 def _lab_replay(args: argparse.Namespace) -> int:
     """The lab's replay from the command line; a file it cannot read is exit status 2."""
     from chat.conversations import lab
+    from chat.services import build_services  # the model stack: only the lab needs it
 
     settings = get_settings()
     try:
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _lab_replay(args)
-        services = build_services(get_settings())
+        services = open_account_store(get_settings())
         if args.command == "migrate":
             print("database is at the latest schema")
         elif args.command == "keys":

@@ -13,19 +13,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth.accounts import AccountService
-from chat.auth.admin import AdminService, ensure_initial_admin
+from chat.auth.admin import AdminService
 from chat.auth.api_keys import ApiKeyService
 from chat.auth.preferences import PreferenceService
 from chat.auth.profile import ProfileService
 from chat.auth.registration import Registration
 from chat.auth.sessions import BrowserSessions
+from chat.auth.store import open_account_store
 from chat.conversations.service import ConversationService
 from chat.errors import DatabaseUnavailable
 from chat.llm.factory import build_embedder, build_model
 from chat.memory import vectors
 from chat.memory.user_memory import UserMemoryService
 from chat.settings import Settings, get_settings
-from chat.storage.db import database_url, make_engine, migrate, session_factory
 from chat.storage.liveness import Liveness
 from chat.turn.engine import TurnEngine
 
@@ -71,24 +71,20 @@ def build_services(
     reached raises DatabaseUnavailable: nothing is cached, so the next page view tries again.
     Tests hand in their own engine/sessions (a rolled-back transaction) and model factory.
     """
-    built_engine = engine is None
+    given_engine = engine
+    store = open_account_store(settings, engine=engine, sessions=sessions)
+    engine, sessions, accounts = store.engine, store.sessions, store.accounts
     try:
-        if engine is None:
-            engine = make_engine(database_url(settings), settings)
-            migrate(engine)
-        sessions = sessions or session_factory(engine)
-        accounts = AccountService(sessions=sessions, settings=settings)
-        registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
-        ensure_initial_admin(accounts, settings)
         liveness = Liveness(engine.url).start() if track_liveness else None
         # recall's vector similarity: on when EMBEDDINGS_MODEL is set (process-wide)
         vectors.configure(build_embedder(settings), settings.embeddings_model or "")
     except (OperationalError, DatabaseUnavailable) as exc:
-        if built_engine and engine is not None:
+        if engine is not given_engine:
             engine.dispose()  # a failed start keeps no connections
         if isinstance(exc, OperationalError):
             raise DatabaseUnavailable() from exc
         raise
+    registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
     return Services(
         settings=settings,
         engine=engine,
@@ -108,7 +104,7 @@ def build_services(
         ),
         profiles=ProfileService(sessions=sessions),
         preferences=PreferenceService(sessions=sessions, settings=settings),
-        api_keys=ApiKeyService(sessions=sessions),
+        api_keys=store.api_keys,
         memory=UserMemoryService(sessions=sessions),
         liveness=liveness,
     )

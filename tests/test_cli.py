@@ -135,3 +135,18 @@ def test_accounts_made_on_the_command_line_are_not_sign_ups(database_url: URL) -
     finally:
         engine.dispose()
     assert list(kinds) == ["user_created"]
+
+
+def test_account_and_key_commands_load_no_model_stack() -> None:
+    """Operators' commands start in about a second: LangChain and the openai client (most
+    of the app's start-up) are imported by the lab's replay only."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, chat.cli; print(' '.join(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "chat.auth.store" in loaded
+    assert not [name for name in loaded if name.startswith(("langchain", "openai", "chat.turn"))]
