@@ -248,5 +248,5 @@ def test_request_log_stamps_when_each_answer_was_received_and_finished(
     [in_progress] = server.requests
     assert in_progress["finished_at"] is None
     assert "".join(str(c.content) for c in chunks) == "one two three"
-    [done] = server.requests
+    [done] = server.answered()
     assert done["finished_at"] - done["received_at"] >= 0.8  # three 0.3 s waits

@@ -618,6 +618,16 @@ class FakeOpenAIServer:
             elif time.monotonic() - quiet_since >= seconds:
                 return
 
+    def answered(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The request log once every request's handler has ended (a client can read an
+        answer's last byte before the handler that wrote it stamps ``finished_at``)."""
+        deadline = time.monotonic() + timeout
+        while any(r["finished_at"] is None for r in self.requests):
+            if time.monotonic() > deadline:
+                raise TimeoutError("a request to the model server is still being answered")
+            time.sleep(0.01)
+        return self.requests
+
     @property
     def pending(self) -> int:
         """Scripted actions not yet consumed."""
