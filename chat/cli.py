@@ -80,17 +80,17 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def _keys(services: AccountStore, args: argparse.Namespace) -> None:
-    account = services.accounts.get(username=args.username)
+def _keys(store: AccountStore, args: argparse.Namespace) -> None:
+    account = store.accounts.get(username=args.username)
     if account is None:
         raise ChatError(f"No user called {args.username!r}.")
     if args.action == "create":
-        created = services.api_keys.create(user_id=account.id, name=args.name or "cli")
+        created = store.api_keys.create(user_id=account.id, name=args.name or "cli")
         print(f"created API key {created.info.name!r} for {account.username}; it is shown once:")
         print(created.key)
     elif args.action == "list":
         print(f"{'id':<36} {'name':<24} {'key':<13} {'status':<8} {'created':<17} last used")
-        for key in services.api_keys.list(user_id=account.id):
+        for key in store.api_keys.list(user_id=account.id):
             status = "active" if key.active else "revoked"
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
             print(
@@ -101,7 +101,7 @@ def _keys(services: AccountStore, args: argparse.Namespace) -> None:
         wanted = args.key.strip().lower()
         matches = [
             key
-            for key in services.api_keys.list(user_id=account.id)
+            for key in store.api_keys.list(user_id=account.id)
             if str(key.id).startswith(wanted)
             or (len(wanted) >= 8 and key.prefix.lower().startswith(wanted))
         ]
@@ -110,7 +110,7 @@ def _keys(services: AccountStore, args: argparse.Namespace) -> None:
                 f"{'No' if not matches else 'More than one'} key of {account.username} matches "
                 f"{args.key!r}; use the id from 'keys list'."
             )
-        services.api_keys.revoke(user_id=account.id, key_id=matches[0].id)
+        store.api_keys.revoke(user_id=account.id, key_id=matches[0].id)
         print(f"revoked API key {matches[0].name!r} of {account.username}")
 
 
@@ -169,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _lab_replay(args)
-        services = open_account_store(get_settings())
+        store = open_account_store(get_settings())
         if args.command == "migrate":
             print("database is at the latest schema")
         elif args.command == "keys":
-            _keys(services, args)
+            _keys(store, args)
         elif args.action == "create":
-            account = services.accounts.create(
+            account = store.accounts.create(
                 username=args.username,
                 email=args.email,
                 password=_read_password(args.password_env),
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"created {account.role} {account.username}")
         elif args.action == "list":
             print(f"{'username':<24} {'role':<6} {'status':<9} {'created':<20} email")
-            for account in services.accounts.list():
+            for account in store.accounts.list():
                 status = "disabled" if account.disabled else "active"
                 created = f"{account.created_at:%Y-%m-%d %H:%M}"
                 print(
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{account.email}"
                 )
         elif args.action == "set-password":
-            services.accounts.set_password(
+            store.accounts.set_password(
                 username=args.username, password=_read_password(args.password_env)
             )
             print(f"password changed for {args.username}; their sessions were signed out")

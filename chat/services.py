@@ -9,7 +9,6 @@ from functools import partial
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth.accounts import AccountService
@@ -21,11 +20,11 @@ from chat.auth.registration import Registration
 from chat.auth.sessions import BrowserSessions
 from chat.auth.store import open_account_store
 from chat.conversations.service import ConversationService
-from chat.errors import DatabaseUnavailable
 from chat.llm.factory import build_embedder, build_model
 from chat.memory import vectors
 from chat.memory.user_memory import UserMemoryService
 from chat.settings import Settings, get_settings
+from chat.storage.db import released_on_failure
 from chat.storage.liveness import Liveness
 from chat.turn.engine import TurnEngine
 
@@ -71,23 +70,16 @@ def build_services(
     reached raises DatabaseUnavailable: nothing is cached, so the next page view tries again.
     Tests hand in their own engine/sessions (a rolled-back transaction) and model factory.
     """
-    given_engine = engine
     store = open_account_store(settings, engine=engine, sessions=sessions)
-    engine, sessions, accounts = store.engine, store.sessions, store.accounts
-    try:
-        liveness = Liveness(engine.url).start() if track_liveness else None
+    sessions, accounts = store.sessions, store.accounts
+    with released_on_failure([store.engine] if engine is None else []):
+        liveness = Liveness(store.engine.url).start() if track_liveness else None
         # recall's vector similarity: on when EMBEDDINGS_MODEL is set (process-wide)
         vectors.configure(build_embedder(settings), settings.embeddings_model or "")
-    except (OperationalError, DatabaseUnavailable) as exc:
-        if engine is not given_engine:
-            engine.dispose()  # a failed start keeps no connections
-        if isinstance(exc, OperationalError):
-            raise DatabaseUnavailable() from exc
-        raise
     registration = Registration(sessions=sessions, settings=settings, accounts=accounts)
     return Services(
         settings=settings,
-        engine=engine,
+        engine=store.engine,
         sessions=sessions,
         accounts=accounts,
         browser_sessions=BrowserSessions(sessions=sessions, settings=settings, accounts=accounts),

@@ -10,15 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.auth.accounts import AccountService
 from chat.auth.admin import ensure_initial_admin
 from chat.auth.api_keys import ApiKeyService
-from chat.errors import DatabaseUnavailable
 from chat.settings import Settings
-from chat.storage.db import database_url, make_engine, migrate, session_factory
+from chat.storage.db import (
+    database_url,
+    make_engine,
+    migrate,
+    released_on_failure,
+    session_factory,
+)
 
 
 @dataclass(frozen=True)
@@ -38,20 +42,15 @@ def open_account_store(
     """Connect and migrate (unless an engine is handed in), then make sure of the first
     admin. A database that cannot be reached raises DatabaseUnavailable, and an engine made
     here keeps no connections."""
-    built_engine = engine is None
-    try:
+    made: list[Engine] = []
+    with released_on_failure(made):
         if engine is None:
             engine = make_engine(database_url(settings), settings)
+            made.append(engine)
             migrate(engine)
         sessions = sessions or session_factory(engine)
         accounts = AccountService(sessions=sessions, settings=settings)
         ensure_initial_admin(accounts, settings)
-    except (OperationalError, DatabaseUnavailable) as exc:
-        if built_engine and engine is not None:
-            engine.dispose()
-        if isinstance(exc, OperationalError):
-            raise DatabaseUnavailable() from exc
-        raise
     return AccountStore(
         engine=engine,
         sessions=sessions,

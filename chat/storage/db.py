@@ -109,6 +109,20 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextlib.contextmanager
+def released_on_failure(engines: list[Engine]) -> Iterator[None]:
+    """Starting up: a database that cannot be reached raises DatabaseUnavailable, and the
+    engines made so far (appended to `engines` as they are made) keep no connections."""
+    try:
+        yield
+    except (OperationalError, DatabaseUnavailable) as exc:
+        for engine in engines:
+            engine.dispose()
+        if isinstance(exc, OperationalError):
+            raise DatabaseUnavailable() from exc
+        raise
+
+
+@contextlib.contextmanager
 def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One short transaction: commit on success, roll back on error.
 
