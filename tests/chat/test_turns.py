@@ -9,7 +9,7 @@ import pytest
 from chat.conversations.inspector import block_count, inspect_context
 from chat.errors import InvalidInput, ModelError, NotFound
 from chat.llm.offline import OfflineChatModel
-from chat.services import Services, build_services
+from chat.services import Services
 from chat.settings import Settings
 from tests.support.factories import (
     chat_turn,
@@ -212,9 +212,7 @@ def test_a_model_is_built_once_for_all_its_turns_and_their_after_answer_work(
         built.append(name)
         return OfflineChatModel()
 
-    counted = build_services(
-        settings, engine=services.engine, sessions=services.sessions, model_factory=counting_factory
-    )
+    counted = rebuilt(services, settings, model_factory=counting_factory)
     alice = make_user(counted)
     conversation_id, _ = chat_turn(counted, alice, "I live in Porto and I keep two cats.")
     chat_turn(counted, alice, "Where do I live?", conversation_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import create_engine
@@ -102,15 +103,20 @@ def last_context(services: Services, user_id: uuid.UUID, conversation_id: uuid.U
 
 
 def rebuilt(
-    services: Services, settings: Settings, *, model: BaseChatModel | None = None
+    services: Services,
+    settings: Settings,
+    *,
+    model: BaseChatModel | None = None,
+    model_factory: Callable[[str], BaseChatModel] | None = None,
 ) -> Services:
     """The app's services over the same database and transaction as `services`, with
-    `settings`, answering with `model` (the offline model unless given)."""
+    `settings`, answering with `model` (the offline model unless given), or with the models
+    `model_factory` builds."""
     return build_services(
         settings,
         engine=services.engine,
         sessions=services.sessions,
-        model_factory=lambda name: model or OfflineChatModel(),
+        model_factory=model_factory or (lambda name: model or OfflineChatModel()),
     )
 
 
