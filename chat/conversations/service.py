@@ -26,7 +26,6 @@ from chat.storage import repository
 from chat.storage.db import unit_of_work
 from chat.storage.liveness import STALE_TURN_AFTER
 from chat.storage.repository import ConversationSummary, SearchHit
-from chat.storage.tables import Message
 from chat.validation import SEARCH, SYSTEM_PROMPT, clean, validate_title
 
 log = logging.getLogger(__name__)
@@ -140,7 +139,6 @@ class ConversationService:
                 conversation_id=conversation_id,
                 older_than=STALE_TURN_AFTER,
             ):  # an answer whose process died: stored as interrupted, and shown so
-                session.expire_all()
                 rows = repository.recent_messages(
                     session=session, user_id=user_id, conversation_id=conversation_id, limit=limit
                 )
@@ -411,7 +409,7 @@ def group_by_age(
     return [(name, rows) for name, rows in groups.items() if rows]
 
 
-def stored_message(row: Message, context: dict[str, Any] | None) -> StoredMessage:
+def stored_message(row: repository.MessageRow, context: dict[str, Any] | None) -> StoredMessage:
     return StoredMessage(
         id=row.id,
         position=row.position,

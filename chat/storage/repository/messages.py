@@ -10,7 +10,7 @@ import functools
 import typing
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
@@ -251,6 +251,39 @@ def _recent_view_statement(before: bool) -> Executable:
     )
 
 
+class MessageRow(Protocol):
+    """A stored message as a conversation shows it: a plain row of these columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def token_count(self) -> int: ...
+    @property
+    def meta(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+_MESSAGE_COLUMNS = (
+    Message.id,
+    Message.position,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.token_count,
+    Message.meta,
+    Message.created_at,
+)
+
+
 def recent_messages(
     *,
     session: Session,
@@ -258,15 +291,17 @@ def recent_messages(
     conversation_id: uuid.UUID,
     limit: int,
     before_position: int | None = None,
-) -> list[Message]:
-    """The last `limit` messages (oldest first), read backwards along the position index."""
-    query = select(Message).where(
+) -> list[MessageRow]:
+    """The last `limit` messages (oldest first), read backwards along the position index,
+    as plain rows: every reader only reads them, and a page of hundreds of messages spent
+    more on building ORM objects than on the query."""
+    query = select(*_MESSAGE_COLUMNS).where(
         Message.conversation_id == conversation_id, Message.user_id == user_id
     )
     if before_position is not None:
         query = query.where(Message.position < before_position)
-    rows = session.scalars(query.order_by(Message.position.desc()).limit(limit)).all()
-    return list(reversed(rows))
+    rows = session.execute(query.order_by(Message.position.desc()).limit(limit)).all()
+    return typing.cast(list[MessageRow], list(reversed(rows)))
 
 
 def messages_from(
