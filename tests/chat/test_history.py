@@ -35,7 +35,8 @@ def test_factory_refuses_another_users_conversation(services: Services) -> None:
 
 
 @pytest.mark.parametrize(
-    "conversation_id", ["", "not-a-uuid", "'; DROP TABLE messages; --", str(uuid.uuid4())]
+    "conversation_id",
+    ["", "not-a-uuid", "'; DROP TABLE messages; --", "6f1c2a4e-0000-4000-8000-00000000abcd"],
 )
 def test_factory_refuses_malformed_or_unknown_ids(services: Services, conversation_id: str) -> None:
     alice = make_user(services)

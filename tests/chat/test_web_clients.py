@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from starlette.types import Message, Scope
 
 from chat.web.clients import ClientAddress, parse_networks, resolve_client
+from tests.support.event_loop import run_coroutine
 
 NGINX = parse_networks(["127.0.0.1"])
 TWO = parse_networks(["127.0.0.1", "10.0.0.0/8"])
@@ -42,7 +41,7 @@ def _seen(middleware_trust: tuple[object, ...], client: str, xff: str) -> str:
     async def receive() -> Message:
         return {"type": "http.request"}
 
-    asyncio.run(middleware(scope, receive, receive))  # type: ignore[arg-type]
+    run_coroutine(middleware(scope, receive, receive))  # type: ignore[arg-type]
     return seen["client"]
 
 

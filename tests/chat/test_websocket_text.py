@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.types import Message, Receive, Scope, Send
 
 from chat.web.websocket_text import RepairLoneSurrogates
+from tests.support.event_loop import run_coroutine
 
 
 def test_lone_surrogates_are_rewritten_in_place_and_valid_text_is_untouched() -> None:
@@ -22,7 +21,7 @@ def test_lone_surrogates_are_rewritten_in_place_and_valid_text_is_untouched() ->
     async def receive() -> Message:
         return {"type": "websocket.receive", "bytes": next(messages)}
 
-    asyncio.run(RepairLoneSurrogates(app)({"type": "websocket"}, receive, receive))  # type: ignore[arg-type]
+    run_coroutine(RepairLoneSurrogates(app)({"type": "websocket"}, receive, receive))  # type: ignore[arg-type]
     assert received[0] == b"\x0a\x10keep \xef\xbf\xbd text\xf0\x9f\x98\x80"
     assert len(received[0]) == len(broken)  # protobuf lengths stay right
     assert received[1] == "fine é".encode()
