@@ -251,21 +251,12 @@ def _recent_view_statement(before: bool) -> Executable:
     )
 
 
-class MessageRow(Protocol):
-    """A stored message as a conversation shows it: a plain row of these columns."""
+class MessageRow(ViewRow, Protocol):
+    """A stored message as a conversation shows it: a view's columns (the id as a UUID),
+    its metadata and when it was written."""
 
     @property
     def id(self) -> uuid.UUID: ...
-    @property
-    def position(self) -> int: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def content(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def token_count(self) -> int: ...
     @property
     def meta(self) -> dict[str, Any] | None: ...
     @property
