@@ -6,7 +6,6 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.async_api import Browser as AsyncBrowser
@@ -22,6 +21,7 @@ from tests.support.browser import (
     wait_for_cookie,
     wait_idle,
 )
+from tests.support.event_loop import run_coroutine
 from tests.support.factories import PASSWORD
 
 
@@ -173,8 +173,6 @@ def test_remember_me_survives_reload_under_concurrent_logins(
             finally:
                 await browser.close()
 
-    # The session's sync Playwright owns this thread's event loop: run ours on another thread.
-    with ThreadPoolExecutor(max_workers=1) as runner:
-        results = runner.submit(asyncio.run, scenario()).result()
+    results = run_coroutine(scenario())
     assert [ok for ok, _ in results] == [True] * len(users), f"signed out after reload: {results}"
     print(f"cookie confirmed after (s): {[delay for _, delay in results]}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from chat.services import build_services
 from chat.settings import Settings
 from tests.support.app_server import offline_app
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.event_loop import run_coroutine
 from tests.support.factories import PASSWORD
 
 COOKIE_COMPONENT = re.compile(r"/component/[^/]*cookie_manager/")
@@ -89,11 +89,7 @@ def test_first_answer_after_logging_in_is_not_cut_short(
 ) -> None:
     username = make_account()
 
-    # The session's sync Playwright owns this thread's event loop: run ours on another thread.
-    with ThreadPoolExecutor(max_workers=1) as runner:
-        runner.submit(
-            asyncio.run, _log_in_and_ask_at_once(slow_answers_url, username, tmp_path)
-        ).result()
+    run_coroutine(_log_in_and_ask_at_once(slow_answers_url, username, tmp_path))
 
     services = build_services(
         Settings(database_url="postgresql://unused", cookie_key="k" * 40), engine=engine
