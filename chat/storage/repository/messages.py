@@ -263,16 +263,16 @@ class MessageRow(ViewRow, Protocol):
     def created_at(self) -> datetime: ...
 
 
-_MESSAGE_COLUMNS = (
+# A ViewRow's columns, the id as stored (recall's reads select these too).
+ROW_COLUMNS = (
     Message.id,
     Message.position,
     Message.role,
     Message.content,
     Message.status,
     Message.token_count,
-    Message.meta,
-    Message.created_at,
 )
+_MESSAGE_COLUMNS = (*ROW_COLUMNS, Message.meta, Message.created_at)
 
 
 def recent_messages(

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
+from chat.storage.repository.messages import ROW_COLUMNS
 from chat.storage.tables import Conversation, Message, MessageEmbedding
 
 __all__ = [
@@ -57,16 +58,6 @@ class RecalledRow:
     token_count: int
     score: float
     matched: tuple[str, ...]  # the question's words (as indexed) the message contains
-
-
-_COLUMNS = (
-    Message.id,
-    Message.position,
-    Message.role,
-    Message.content,
-    Message.status,
-    Message.token_count,
-)
 
 
 def _recalled(row: Any, matched: Iterable[str]) -> RecalledRow:
@@ -125,7 +116,7 @@ def recall_candidates(
     owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     rows = session.execute(
         select(
-            *_COLUMNS,
+            *ROW_COLUMNS,
             score.label("score"),
             func.tsvector_to_array(Message.search_vector).label("lexemes"),
         )
@@ -221,7 +212,7 @@ def similar_messages(
     distance = cast(MessageEmbedding.embedding, Vector()).op("<=>")(query)
     owned = exists().where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     rows = session.execute(
-        select(*_COLUMNS, (1 - distance).label("score"))
+        select(*ROW_COLUMNS, (1 - distance).label("score"))
         .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
         .where(
             MessageEmbedding.conversation_id == conversation_id,
