@@ -23,6 +23,9 @@ What is measured:
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         python bench/load_server.py [--users 8 --seconds 120 --token-delay 0.02]
+
+`--page floor` runs bench/floor_page.py instead of the app: a bare Streamlit chat page on
+the app's own services, the floor that Streamlit itself sets for the same browsers.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from tests.support.openai_server import FakeOpenAIServer
 from tests.support.proxy import running_proxy
 
 NEW_CHAT_EVERY = 10
+PAGES = {"app": "asgi.py", "floor": "bench/floor_page.py"}  # --page: the Streamlit script run
 
 
 @dataclass
@@ -263,6 +267,12 @@ def main() -> None:
         default=1,
         help="app processes; more than one run behind deploy/nginx.conf (Debian's nginx)",
     )
+    parser.add_argument(
+        "--page",
+        choices=sorted(PAGES),
+        default="app",
+        help="what the browsers chat with: the app, or the floor (bench/floor_page.py)",
+    )
     args = parser.parse_args()
     with (
         scratch_engine() as engine,
@@ -289,7 +299,11 @@ def main() -> None:
                 own.mkdir()
                 apps.append(
                     stack.enter_context(
-                        started_app({**env, "DATA_DIR": str(own)}, log_path=own / "app.log")
+                        started_app(
+                            {**env, "DATA_DIR": str(own)},
+                            log_path=own / "app.log",
+                            script=PAGES[args.page],
+                        )
                     )
                 )
             pids = [app.process.pid for app in apps]
@@ -330,7 +344,7 @@ def main() -> None:
     first = [s for r in runs for s in r.first_token]
     turns = [s for r in runs for s in r.turn]
     print_table(
-        f"server level: {args.users} browsers, {args.replicas} app process(es)"
+        f"server level: {args.users} browsers, {args.replicas} process(es) of the {args.page}"
         f"{' behind nginx' if args.replicas > 1 else ''}, {args.seconds:.0f} s of chatting, model"
         f" {args.token_delay * 1000:.0f} ms/token",
         [

@@ -45,11 +45,14 @@ def wait_healthy(
         time.sleep(0.2)
 
 
-def start_app_process(port: int, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """`streamlit run asgi.py` on 127.0.0.1:`port`, `env` added to the environment, its
-    output to `log`; returned at once (bench/first_page.py times its start from here)."""
+def start_app_process(
+    port: int, env: dict[str, str], log: IO[bytes], script: str = "asgi.py"
+) -> subprocess.Popen[bytes]:
+    """`streamlit run asgi.py` (or another `script`) on 127.0.0.1:`port`, `env` added to the
+    environment, its output to `log`; returned at once (bench/first_page.py times its start
+    from here)."""
     command = [
-        sys.executable, "-m", "streamlit", "run", "asgi.py",
+        sys.executable, "-m", "streamlit", "run", script,
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -68,13 +71,14 @@ class RunningApp:
 
 @contextmanager
 def started_app(
-    env: dict[str, str], *, log_path: Path, timeout: float = 60.0
+    env: dict[str, str], *, log_path: Path, timeout: float = 60.0, script: str = "asgi.py"
 ) -> Iterator[RunningApp]:
-    """Start the app with `env` added to the environment; yield it once healthy. It is
-    stopped on exit unless it has already ended (a test may have killed it)."""
+    """Start the app (or another Streamlit `script`) with `env` added to the environment;
+    yield it once healthy. It is stopped on exit unless it has already ended (a test may
+    have killed it)."""
     port = free_port()
     with open(log_path, "ab") as log:
-        process = start_app_process(port, env, log)
+        process = start_app_process(port, env, log, script)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(process, base, timeout=timeout, what="app", see=str(log_path))
