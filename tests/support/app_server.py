@@ -1,4 +1,4 @@
-"""Run the real app (`streamlit run streamlit_app.py`) as a subprocess for browser tests."""
+"""Run the real app (`streamlit run asgi.py`) as a subprocess for browser and benchmark runs."""
 
 from __future__ import annotations
 
