@@ -107,15 +107,13 @@ async def profile_turns(base_url: str, username: str, turns: int) -> list[tuple[
         profile = (await devtools.send("Profiler.stop"))["profile"]
         after = await counters()
         await browser.close()
+    chromium_ms = (chromium_after - chromium_before) * 1000 / turns
     rows: list[tuple[str, object]] = [
-        (
-            "CPU ms per turn, all of Chromium's processes (/proc)",
-            f"{(chromium_after - chromium_before) * 1000 / turns:.0f}",
+        ("CPU ms per turn, all of Chromium's processes (/proc)", f"{chromium_ms:.0f}"),
+        *(
+            (f"main thread ms per turn: {label}", f"{(after[k] - before[k]) * 1000 / turns:.0f}")
+            for k, label in MAIN_THREAD.items()
         ),
-    ]
-    rows += [
-        (f"main thread ms per turn: {label}", f"{(after[key] - before[key]) * 1000 / turns:.0f}")
-        for key, label in MAIN_THREAD.items()
     ]
     spent = script_time_by_source(profile)
     for name in [name for name, _ in SOURCES] + [

@@ -19,13 +19,7 @@ import streamlit as st
 from chat.markup import inert_markdown, inert_stream, literal_markdown
 from chat.services import Services, process_services
 from chat.turn.start import start_turn
-
-REDRAW_EVERY_S = 0.1
-
-
-@st.cache_resource
-def services() -> Services:
-    return process_services()
+from pages.parts.messages import REDRAW_EVERY_S
 
 
 def log_in(chat: Services) -> None:
@@ -62,8 +56,8 @@ def chat_page(chat: Services) -> None:
         if turn is None or message.id != turn.reply_id:
             human = message.role == "human"
             with st.chat_message("user" if human else "assistant"):
-                text = literal_markdown(message.content) if human else message.content
-                st.markdown(text if human else inert_markdown(text)[0])
+                text = message.content
+                st.markdown(literal_markdown(text) if human else inert_markdown(text)[0])
     if turn is not None:
         with st.chat_message("assistant"):
             pieces = chat.turns.follow(
@@ -73,6 +67,6 @@ def chat_page(chat: Services) -> None:
 
 
 if "user" in st.session_state:
-    chat_page(services())
+    chat_page(process_services())
 else:
-    log_in(services())
+    log_in(process_services())

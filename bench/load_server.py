@@ -60,13 +60,13 @@ from sqlalchemy import Engine, text
 
 from chat.services import build_services
 from chat.settings import Settings
-from tests.support.app_server import started_app
+from tests.support.app_server import APP_SCRIPT, started_app
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.openai_server import FakeOpenAIServer
 from tests.support.proxy import running_proxy
 
 NEW_CHAT_EVERY = 10
-PAGES = {"app": "asgi.py", "floor": "bench/floor_page.py"}  # --page: the Streamlit script run
+PAGES = {"app": APP_SCRIPT, "floor": "bench/floor_page.py"}  # --page: the Streamlit script run
 
 
 @dataclass

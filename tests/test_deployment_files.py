@@ -158,9 +158,12 @@ def test_nginx_sends_the_apps_security_headers() -> None:
 def test_every_launcher_starts_the_st_app() -> None:
     assert "streamlit run asgi.py" in (ROOT / "scripts" / "app").read_text()
     assert '"run", "asgi.py"' in (ROOT / "Dockerfile").read_text()
+    from tests.support.app_server import APP_SCRIPT
+
+    assert APP_SCRIPT == "asgi.py"  # the benchmarks' floor page passes another script
     test_launcher = (ROOT / "tests" / "support" / "app_server.py").read_text()
-    assert '"run", script,' in test_launcher  # the benchmarks' floor page passes another
-    assert 'script: str = "asgi.py"' in test_launcher
+    assert '"run", script,' in test_launcher
+    assert test_launcher.count("script: str = APP_SCRIPT") == 2
 
 
 def test_scripts_app_listens_on_this_machine_unless_told_otherwise() -> None:

@@ -17,6 +17,7 @@ from typing import IO
 from sqlalchemy.engine import URL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+APP_SCRIPT = "asgi.py"  # the st.App entry point, as scripts/app and the Dockerfile run it
 
 
 def free_port() -> int:
@@ -46,7 +47,7 @@ def wait_healthy(
 
 
 def start_app_process(
-    port: int, env: dict[str, str], log: IO[bytes], script: str = "asgi.py"
+    port: int, env: dict[str, str], log: IO[bytes], script: str = APP_SCRIPT
 ) -> subprocess.Popen[bytes]:
     """`streamlit run asgi.py` (or another `script`) on 127.0.0.1:`port`, `env` added to the
     environment, its output to `log`; returned at once (bench/first_page.py times its start
@@ -71,7 +72,7 @@ class RunningApp:
 
 @contextmanager
 def started_app(
-    env: dict[str, str], *, log_path: Path, timeout: float = 60.0, script: str = "asgi.py"
+    env: dict[str, str], *, log_path: Path, timeout: float = 60.0, script: str = APP_SCRIPT
 ) -> Iterator[RunningApp]:
     """Start the app (or another Streamlit `script`) with `env` added to the environment;
     yield it once healthy. It is stopped on exit unless it has already ended (a test may
