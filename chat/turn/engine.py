@@ -397,6 +397,8 @@ class TurnEngine:
         }
         if outcome.error:
             meta["error"] = outcome.error
+        if outcome.status == "interrupted":  # only a Stop interrupts a worker's answer: say
+            meta["stopped"] = True  # so, as stop() does, whichever of the two is stored last
         for pause in (*FINISH_RETRY_PAUSES, None):
             try:
                 outcome.context = store.finish_turn(

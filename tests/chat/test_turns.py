@@ -218,3 +218,22 @@ def test_a_model_is_built_once_for_all_its_turns_and_their_after_answer_work(
     chat_turn(counted, alice, "Where do I live?", conversation_id)
     assert counted.memory.overview(user_id=alice.id).facts  # learnt after an answer
     assert len(built) == 1
+
+
+def test_an_answer_stopped_through_its_worker_is_stored_as_stopped(
+    slow_services: Services,
+) -> None:
+    """The worker's own last word on a stopped answer says it was stopped, as the Stop
+    button's does: whichever of the two is stored last, the page shows "Stopped" (a stop
+    from another process reaches the answer only through its worker)."""
+    services = slow_services
+    alice = make_user(services)
+    turn = services.turns.send(user_id=alice.id, conversation_id=None, text="Tell me about tea.")
+    stream = turn.stream()
+    next(stream)
+    turn.stop()  # the flag alone, as a stop asked from another process sets it
+    list(stream)
+    assert turn.wait(30)
+    stored = services.conversations.message(user_id=alice.id, message_id=turn.reply_id)
+    assert stored.status == "interrupted"
+    assert stored.meta.get("stopped") is True
