@@ -23,6 +23,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 QUESTION = "Tell me a long story about tea and the sea."
 WORD_DELAY = 0.15  # the offline model's answer then takes about six seconds
+# Two processes on a busy machine: the second one's first page can take seconds to load, and
+# the answer must still be arriving when it does.
+REPLICA_WORD_DELAY = 0.4
 
 
 def wait_for_status(
@@ -124,15 +127,17 @@ def test_an_answer_generated_by_one_replica_is_followed_from_the_other(
     """Two app processes on one database: a tab served by the second follows, from
     PostgreSQL, the answer the first generates, to its end, once."""
     username = make_account("replicas")
-    env = offline_env(database_url, tmp_path, token_delay=WORD_DELAY)  # one cookie key
+    env = offline_env(database_url, tmp_path, token_delay=REPLICA_WORD_DELAY)  # one cookie key
     with (
         started_app(env, log_path=tmp_path / "first.log") as first,
         started_app(env, log_path=tmp_path / "second.log") as second,
     ):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        other = context.new_page()
+        other.goto(second.url)  # the second process's first page, loaded before the answer
+        expect(other.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
         conversation_id = start_answer(context.new_page(), first.url, username)
-        other = context.new_page()  # cookies are per host, not per port: signed in there too
-        other.goto(f"{second.url}/?c={conversation_id}")
+        other.goto(f"{second.url}/?c={conversation_id}")  # cookies are per host: signed in
         answer = other.get_by_test_id("stChatMessage").nth(1)
         expect(answer).to_contain_text("Offline demo", timeout=30_000)
         expect(other.get_by_role("button", name="Stop")).to_be_visible()  # still arriving
