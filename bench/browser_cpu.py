@@ -11,10 +11,14 @@ runs meanwhile and adds to all of them: compare runs of this script with each ot
 with load_server.py. That sampling JavaScript profile gives the script time by where it
 runs: React, Emotion (Streamlit's styling), the rest of Streamlit's frontend, the app's own
 page script (pages/parts/chat_script.py), and Playwright's waiting, which is the
-benchmark's and not the page's.
+benchmark's and not the page's. Last, the messages the server sent the page per turn (read
+off its websocket), by kind: each element drawn by a run, or redrawn while the answer
+streams, is one, and the browser redraws what each one brings.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-        python bench/browser_cpu.py [--turns 12]
+        python bench/browser_cpu.py [--turns 12] [--page floor]
+
+`--page floor` profiles bench/floor_page.py instead of the app (see bench/load_server.py).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from typing import Any
 
 from load_browser import PASSWORD, idle, log_in, submit
 from load_check import print_table, question
-from load_server import browsers_cpu_seconds
-from playwright.async_api import async_playwright
+from load_server import PAGES, browsers_cpu_seconds
+from playwright.async_api import WebSocket, async_playwright
 from scratch_db import app_env, scratch_engine
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from chat.services import build_services
 from chat.settings import Settings
@@ -67,6 +72,19 @@ def source_of(frame: dict[str, Any]) -> str:
     return "Playwright's waiting, and the browser's own"
 
 
+def message_kind(payload: bytes) -> str:
+    """What a message from the server to the page is: an element or block by its type, or
+    the message's own type (a run starting or ending, ...)."""
+    message = ForwardMsg()
+    message.ParseFromString(payload)
+    kind = message.WhichOneof("type")
+    if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+        return str(message.delta.new_element.WhichOneof("type"))
+    if kind == "delta" and message.delta.WhichOneof("type") == "add_block":
+        return f"{message.delta.add_block.WhichOneof('type')} (block)"
+    return str(kind)
+
+
 def script_time_by_source(profile: dict[str, Any]) -> Counter[str]:
     """Microseconds of self time by source, from a CDP Profiler profile."""
     nodes = {node["id"]: node for node in profile["nodes"]}
@@ -83,6 +101,17 @@ async def profile_turns(base_url: str, username: str, turns: int) -> list[tuple[
         )
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         page = await context.new_page()
+        received: Counter[str] = Counter()  # counted while the profiled turns run
+        counting = False
+
+        def count(payload: str | bytes) -> None:
+            if counting and isinstance(payload, bytes):
+                received[message_kind(payload)] += 1
+
+        def watch(socket: WebSocket) -> None:
+            socket.on("framereceived", count)
+
+        page.on("websocket", watch)
         await log_in(page, base_url, username)
         devtools = await context.new_cdp_session(page)
         await devtools.send("Performance.enable")
@@ -99,11 +128,13 @@ async def profile_turns(base_url: str, username: str, turns: int) -> list[tuple[
         before = await counters()
         chromium_before = browsers_cpu_seconds()
         await devtools.send("Profiler.start")
+        counting = True
         for turn in range(WARM_UP_TURNS, WARM_UP_TURNS + turns):
             assert await submit(page, question(0, turn)), "the chat input did not take it"
             await page.wait_for_timeout(300)  # the answer under way before waiting for idle
             await idle(page)
         chromium_after = browsers_cpu_seconds()
+        counting = False
         profile = (await devtools.send("Profiler.stop"))["profile"]
         after = await counters()
         await browser.close()
@@ -123,12 +154,16 @@ async def profile_turns(base_url: str, username: str, turns: int) -> list[tuple[
         "(garbage collector)",
     ]:
         rows.append((f"profile ms per turn: {name}", f"{spent[name] / 1000 / turns:.1f}"))
+    rows.append(("messages from the server per turn", f"{sum(received.values()) / turns:.1f}"))
+    for kind, number in received.most_common(8):
+        rows.append((f"  of them: {kind}", f"{number / turns:.1f}"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--page", choices=sorted(PAGES), default="app")
     args = parser.parse_args()
     with (
         scratch_engine() as engine,
@@ -142,10 +177,12 @@ def main() -> None:
             username=username, email=f"{username}@example.com", password=PASSWORD
         )
         env = {**app_env(url, data_dir, server.base_url), "TRUSTED_PROXIES": "127.0.0.1"}
-        with started_app(env, log_path=Path(data_dir) / "app.log") as app:
+        log_path = Path(data_dir) / "app.log"
+        with started_app(env, log_path=log_path, script=PAGES[args.page]) as app:
             rows = asyncio.run(profile_turns(app.url, username, args.turns))
     print_table(
-        f"one browser, {args.turns} turns in one conversation (after {WARM_UP_TURNS}), "
+        f"one browser, the {args.page} page, {args.turns} turns in one conversation "
+        f"(after {WARM_UP_TURNS}), "
         "model 20 ms/token",
         rows,
     )
