@@ -182,8 +182,7 @@ def main() -> None:
             rows = asyncio.run(profile_turns(app.url, username, args.turns))
     print_table(
         f"one browser, the {args.page} page, {args.turns} turns in one conversation "
-        f"(after {WARM_UP_TURNS}), "
-        "model 20 ms/token",
+        f"(after {WARM_UP_TURNS}), model 20 ms/token",
         rows,
     )
 

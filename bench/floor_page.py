@@ -64,8 +64,9 @@ def chat_page(chat: Services) -> None:
                 user_id=user_id, reply_id=turn.reply_id, every=REDRAW_EVERY_S
             )
             st.write_stream(inert_stream(pieces))
-        # Until the worker has stored the answer: a question sent sooner would be refused
-        # (the app's page waits for it with the message shown; this page has no such wait).
+        # Until the worker has stored the answer and done its after-answer work: a question
+        # sent sooner would be refused (the app's page holds it back with the message shown;
+        # this page has no such wait).
         turn.wait(timeout=30)
 
 

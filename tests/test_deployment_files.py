@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.app_server import free_port
+from tests.support.app_server import APP_SCRIPT, free_port
 from tests.support.proxy import nginx_path, render, upstream_servers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,8 +158,6 @@ def test_nginx_sends_the_apps_security_headers() -> None:
 def test_every_launcher_starts_the_st_app() -> None:
     assert "streamlit run asgi.py" in (ROOT / "scripts" / "app").read_text()
     assert '"run", "asgi.py"' in (ROOT / "Dockerfile").read_text()
-    from tests.support.app_server import APP_SCRIPT
-
     assert APP_SCRIPT == "asgi.py"  # the benchmarks' floor page passes another script
     test_launcher = (ROOT / "tests" / "support" / "app_server.py").read_text()
     assert '"run", script,' in test_launcher

@@ -397,8 +397,10 @@ class TurnEngine:
         }
         if outcome.error:
             meta["error"] = outcome.error
-        if outcome.status == "interrupted":  # only a Stop interrupts a worker's answer: say
-            meta["stopped"] = True  # so, as stop() does, whichever of the two is stored last
+        # Only a Stop interrupts a worker's answer. Say so, as stop() does: whichever of the
+        # two writes is stored last, the answer reads as stopped.
+        if outcome.status == "interrupted":
+            meta["stopped"] = True
         for pause in (*FINISH_RETRY_PAUSES, None):
             try:
                 outcome.context = store.finish_turn(
